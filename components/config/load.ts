@@ -1,0 +1,220 @@
+// Parses the stack config once into a typed model, or throws one ConfigError listing every
+// problem with its key path. Runs before any resource is registered, so a bad config leaves
+// nothing half-declared. Secret values never appear in a message.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { isLoopback } from "../model/ports";
+import {
+    configSchema, CREDENTIAL_NAME, HostConfig, isIpv4, PlainConfig, SECRET_KEYS, SecretKey, secretsSchema, ServiceConfig,
+} from "./schema";
+
+export const NAMESPACE = "demesne";
+
+/** Where raw config comes from: the Pulumi runtime in the program, a plain map in tests. */
+export interface ConfigSource {
+    /** The raw string Pulumi stores for `demesne:<key>` (objects and lists as JSON). */
+    get(key: string): string | undefined;
+    /** Was `demesne:<key>` set with --secret? */
+    isSecret(key: string): boolean;
+}
+
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+            problems.map((p) => `  - ${p}`).join("\n"));
+        this.name = "ConfigError";
+    }
+}
+
+export interface ResolvedHost extends HostConfig {
+    /** The public IPv4 the edge firewall protects, if the host has one. */
+    publicIp?: string;
+}
+
+export interface StackConfig extends Omit<PlainConfig, "hosts"> {
+    hosts: ResolvedHost[];
+    sshPrivateKey: pulumi.Output<string>;
+    providerKeys: Record<string, pulumi.Output<string>>;
+    secrets: Record<string, pulumi.Output<string>>;
+}
+
+/** The secrets each built-in service kind reads from demesne:secrets. */
+export const BUILTIN_SECRETS: Record<ServiceConfig["kind"], string[]> = {
+    gateway: ["gatewayMasterKey", "gatewaySaltKey", "gatewayDbPassword"],
+    "open-webui": ["webuiSecretKey", "webuiVirtualKey"],
+    inference: [],
+    custom: [],
+};
+
+const PLAIN_KEYS = Object.keys(configSchema.shape) as (keyof PlainConfig)[];
+
+export function formatPath(key: string, path: readonly PropertyKey[]): string {
+    let out = `${NAMESPACE}:${key}`;
+    for (const part of path) {
+        if (typeof part === "number") out += `[${part}]`;
+        else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(String(part))) out += `.${String(part)}`;
+        else out += `[${JSON.stringify(String(part))}]`;
+    }
+    return out;
+}
+
+function parseRaw(key: string, raw: string, problems: string[]): unknown {
+    // Strings that are not JSON stay strings: `pulumi config set demesne:mode operate`.
+    try {
+        return JSON.parse(raw);
+    } catch {
+        if (/^\s*[[{]/.test(raw)) {
+            problems.push(`${formatPath(key, [])}: is not valid JSON`);
+        }
+        return raw;
+    }
+}
+
+function zodProblems(error: z.ZodError, key?: string): string[] {
+    return error.issues.map((issue) => {
+        const [head, ...rest] = issue.path;
+        const k = key ?? String(head);
+        return `${formatPath(k, key ? issue.path : rest)}: ${issue.message}`;
+    });
+}
+
+/** Reads, validates and cross-checks the whole config. Throws ConfigError listing every problem. */
+export function loadConfig(source: ConfigSource, opts: { dryRun: boolean }): StackConfig {
+    const problems: string[] = [];
+    const raw: Record<string, unknown> = {};
+    for (const key of PLAIN_KEYS) {
+        const value = source.get(key);
+        if (value !== undefined) raw[key] = parseRaw(key, value, problems);
+    }
+    const parsed = configSchema.safeParse(raw);
+    if (!parsed.success) problems.push(...zodProblems(parsed.error));
+
+    const secretValues: Partial<Record<SecretKey, unknown>> = {};
+    for (const key of SECRET_KEYS) {
+        const value = source.get(key);
+        if (value === undefined) continue;
+        if (!source.isSecret(key)) {
+            problems.push(`${formatPath(key, [])}: must be a secret; set it with \`pulumi config set --secret ${NAMESPACE}:${key}\``);
+            continue;
+        }
+        const schema = secretsSchema[key] as z.ZodType;
+        const result = schema.safeParse(key === "sshPrivateKey" ? value : parseRaw(key, value, problems));
+        if (result.success) secretValues[key] = result.data;
+        // Never echo a secret: only the path and the rule broken.
+        else problems.push(...zodProblems(result.error, key));
+    }
+    if (source.get("sshPrivateKey") === undefined) {
+        problems.push(`${formatPath("sshPrivateKey", [])}: required; set it with \`pulumi config set --secret ${NAMESPACE}:sshPrivateKey < key\``);
+    }
+
+    if (parsed.success) {
+        problems.push(...crossCheck(parsed.data, secretValues, opts));
+    }
+    if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+
+    const cfg = parsed.data;
+    const wrap = (m: unknown) => Object.fromEntries(Object.entries((m ?? {}) as Record<string, string>)
+        .map(([k, v]) => [k, pulumi.secret(v)]));
+    return {
+        ...cfg,
+        hosts: cfg.hosts.map((h) => ({ ...h, publicIp: h.publicIp ?? (isIpv4(h.address) ? h.address : undefined) })),
+        sshPrivateKey: pulumi.secret(secretValues.sshPrivateKey as string),
+        providerKeys: wrap(secretValues.providerKeys),
+        secrets: wrap(secretValues.secrets),
+    };
+}
+
+function crossCheck(cfg: PlainConfig, secrets: Partial<Record<SecretKey, unknown>>, opts: { dryRun: boolean }): string[] {
+    const problems: string[] = [];
+    const p = (key: string, path: PropertyKey[], msg: string) => problems.push(`${formatPath(key, path)}: ${msg}`);
+    const providerKeys = (secrets.providerKeys ?? {}) as Record<string, string>;
+    const named = (secrets.secrets ?? {}) as Record<string, string>;
+
+    if (cfg.killSwitch && !opts.dryRun) {
+        p("killSwitch", [], "is on: only previews may run; turn it off with `pulumi config set demesne:killSwitch false` after review");
+    }
+    const hosts = new Map<string, HostConfig>();
+    cfg.hosts.forEach((h, i) => {
+        if (hosts.has(h.name)) p("hosts", [i, "name"], `duplicate host name "${h.name}"`);
+        hosts.set(h.name, h);
+        if (h.hostType === "ubuntu" && !h.hostKey) {
+            p("hosts", [i, "hostKey"], "required for an SSH host: the host key is pinned, never trusted on first use");
+        }
+    });
+    const names = new Set<string>();
+    cfg.services.forEach((s, i) => {
+        if (names.has(s.name)) p("services", [i, "name"], `duplicate service name "${s.name}"`);
+        names.add(s.name);
+        const host = hosts.get(s.host);
+        if (!host) p("services", [i, "host"], `no host named "${s.host}" in demesne:hosts`);
+        else if (host.hostType !== "ubuntu") {
+            p("services", [i, "host"], `"${s.host}" is a ${host.hostType} host: SSH steps never target it (invariant 5)`);
+        }
+        s.ports.forEach((port, j) => {
+            if (!isLoopback(port.bind)) {
+                p("services", [i, "ports", j, "bind"], `${port.bind} is not loopback: publish on 127.0.0.1 and expose with tailscale serve`);
+            }
+        });
+        for (const name of Object.keys(s.env)) {
+            if (CREDENTIAL_NAME.test(name)) {
+                p("services", [i, "env", name], "looks like a credential: move it to secretEnv as a `secret:<name>` reference");
+            }
+        }
+        for (const [name, ref] of Object.entries(s.secretEnv)) {
+            const [kind, id] = ref.split(":") as [string, string];
+            if (kind === "providerKey" && s.kind !== "gateway") {
+                p("services", [i, "secretEnv", name], "provider keys are for the gateway only: give this service a gateway virtual key (`secret:<name>`)");
+            } else if (kind === "providerKey" && !(id in providerKeys)) {
+                p("services", [i, "secretEnv", name], `no provider key "${id}" in demesne:providerKeys`);
+            } else if (kind === "secret" && !(id in named)) {
+                p("services", [i, "secretEnv", name], `no secret "${id}" in demesne:secrets`);
+            }
+        }
+        if (s.personalData && !s.dataHandlingDoc) {
+            p("services", [i, "dataHandlingDoc"], "required when personalData is true: name the document that governs this data");
+        }
+        if (s.enabled) {
+            for (const id of BUILTIN_SECRETS[s.kind]) {
+                if (!(id in named)) p("secrets", [id], `required by the ${s.kind} service "${s.name}"`);
+            }
+        }
+        if (s.kind === "gateway") {
+            s.models.forEach((m, j) => {
+                if (!(m.providerKey in providerKeys)) {
+                    p("services", [i, "models", j, "providerKey"], `no provider key "${m.providerKey}" in demesne:providerKeys`);
+                }
+            });
+        }
+    });
+    cfg.services.forEach((s, i) => {
+        if (s.kind === "open-webui" && !cfg.services.some((g) => g.kind === "gateway" && g.name === s.gateway)) {
+            p("services", [i, "gateway"], `no gateway service named "${s.gateway}"`);
+        }
+    });
+    if (cfg.coolify?.enabled && !hosts.has(cfg.coolify.host)) {
+        p("coolify", ["host"], `no host named "${cfg.coolify.host}" in demesne:hosts`);
+    }
+    if (cfg.coolify?.enabled && !("coolifyRootPassword" in named)) {
+        p("secrets", ["coolifyRootPassword"], "required while Coolify is enabled (its pre-created admin)");
+    }
+    for (const key of Object.keys(cfg.approvals)) {
+        const [host] = key.split("/");
+        if (!/^[a-z][a-z0-9-]*\/[a-z-]+$/.test(key) || !hosts.has(host ?? "")) {
+            p("approvals", [key], "expected `<host>/<layer>` naming a declared host");
+        }
+    }
+    return problems;
+}
+
+/** The config of the running Pulumi program. */
+export function pulumiConfigSource(): ConfigSource {
+    const config = new pulumi.Config(NAMESPACE);
+    // The Node SDK knows which keys are secret but does not type the helper; it reads the
+    // secret-key list the language host passes in (PULUMI_CONFIG_SECRET_KEYS).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(k: string): boolean };
+    return {
+        get: (key) => config.get(key),
+        isSecret: (key) => runtimeConfig.isConfigSecret(`${NAMESPACE}:${key}`),
+    };
+}

@@ -1,0 +1,167 @@
+// The stack config, validated once with zod before any resource is registered.
+// Every message names what is wrong; the loader prefixes the key path (demesne:hosts[0].address).
+import { isIP } from "node:net";
+import { z } from "zod";
+import { MODE_NAMES } from "../model/tiers";
+
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const SLUG = /^[a-z][a-z0-9-]{0,30}$/;
+const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const DIGEST_PINNED = /^[a-z0-9./_:-]+@sha256:[0-9a-f]{64}$/;
+/** A public key line as sshd prints it; ECDSA host keys are refused (HostKeyAlgorithms drops them). */
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|rsa-sha2-256|rsa-sha2-512) [A-Za-z0-9+/]+=*$/;
+const AUTHORIZED_KEY = /^(ssh-ed25519|ssh-rsa|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+=*( .*)?$/;
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+/** Plain env values under names like these are credentials: they must come from a secret. */
+export const CREDENTIAL_NAME = /(KEY|TOKEN|PASSWORD|SECRET|SALT|CREDENTIALS?)$/;
+
+export function isIpv4(value: string): boolean {
+    return isIP(value) === 4;
+}
+
+export function isCidr(value: string): boolean {
+    const [ip, bits, ...rest] = value.split("/");
+    if (rest.length > 0 || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
+    const v = isIP(ip ?? "");
+    return (v === 4 && Number(bits) <= 32) || (v === 6 && Number(bits) <= 128);
+}
+
+const address = z.string().refine((v) => isIpv4(v) || (DNS_NAME.test(v) && !/^[\d.]+$/.test(v)), {
+    message: "expected an IPv4 address or DNS name",
+});
+const cidr = z.string().refine(isCidr, { message: "expected a CIDR range such as 198.51.100.0/24" });
+const slug = z.string().regex(SLUG, { message: "expected a lower-case name (a-z, 0-9, -), starting with a letter" });
+const unixUser = z.string().regex(UNIX_USER, { message: "expected a Unix user name" });
+const port = z.number().int().min(1).max(65535);
+
+export const hostSchema = z.object({
+    name: slug,
+    address,
+    /** The OVH public IPv4 the edge firewall protects; defaults to `address` when that is an IPv4. */
+    publicIp: z.string().refine(isIpv4, { message: "expected an IPv4 address" }).optional(),
+    hostType: z.enum(["ubuntu", "talos"]).default("ubuntu"),
+    sshPort: port.default(22),
+    hostKey: z.string().regex(HOST_KEY, {
+        message: "expected the host's public key as `ssh-ed25519 AAAA…` (no trust on first use)",
+    }).optional(),
+    bootstrapUser: unixUser.default("ubuntu"),
+    deadManSeconds: z.number().int().min(30).max(1800).default(120),
+    /** A GPU host gets the dormant nvidia and worker layers when demesne:gpuTier is on. */
+    gpu: z.boolean().default(false),
+}).strict();
+
+export const secretRef = z.string().regex(/^(secret|providerKey):[A-Za-z][A-Za-z0-9_-]*$/, {
+    message: "expected `secret:<name>` (from demesne:secrets) or `providerKey:<name>` (from demesne:providerKeys)",
+});
+
+const publishedPort = z.object({
+    bind: z.string().default("127.0.0.1"),
+    hostPort: port,
+    containerPort: port,
+}).strict();
+
+const serviceBase = {
+    name: slug,
+    host: slug,
+    enabled: z.boolean().default(true),
+    personalData: z.boolean().default(false),
+    /** The data-handling document a service touching personal data must name (a path under policy/). */
+    dataHandlingDoc: z.string().optional(),
+    env: z.record(z.string().regex(ENV_NAME, { message: "expected an upper-case env name" }), z.string()).default({}),
+    secretEnv: z.record(z.string().regex(ENV_NAME, { message: "expected an upper-case env name" }), secretRef).default({}),
+    /** Tailnet HTTPS port `tailscale serve` exposes the service on (none: not exposed). */
+    servePort: port.optional(),
+};
+
+const image = z.string().regex(DIGEST_PINNED, {
+    message: "must be pinned by digest (name@sha256:<64 hex>)",
+});
+
+export const modelSchema = z.object({
+    name: z.string().min(1),
+    model: z.string().min(1),
+    /** Which entry of demesne:providerKeys this model's calls use. */
+    providerKey: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/),
+}).strict();
+
+export const serviceSchema = z.discriminatedUnion("kind", [
+    z.object({
+        ...serviceBase,
+        kind: z.literal("gateway"),
+        image,
+        postgresImage: image,
+        models: z.array(modelSchema).min(1, { message: "the gateway needs at least one model in its allowlist" }),
+        ports: z.array(publishedPort).default([{ bind: "127.0.0.1", hostPort: 4000, containerPort: 4000 }]),
+        trustTier: z.enum(["team", "admin"]).default("team"),
+    }).strict(),
+    z.object({
+        ...serviceBase,
+        kind: z.literal("open-webui"),
+        image,
+        gateway: slug.default("gateway"),
+        ports: z.array(publishedPort).default([{ bind: "127.0.0.1", hostPort: 3000, containerPort: 8080 }]),
+        trustTier: z.enum(["team", "admin"]).default("team"),
+    }).strict(),
+    z.object({
+        ...serviceBase,
+        kind: z.literal("inference"),
+        image,
+        ports: z.array(publishedPort).default([{ bind: "127.0.0.1", hostPort: 11434, containerPort: 11434 }]),
+        trustTier: z.enum(["team", "admin"]).default("admin"),
+    }).strict(),
+    z.object({
+        ...serviceBase,
+        kind: z.literal("custom"),
+        image,
+        ports: z.array(publishedPort).default([]),
+        volumes: z.array(z.string().regex(/^[a-z0-9_-]+:\/[^:]*$/, { message: "expected `<volume>:/path`" })).default([]),
+        trustTier: z.enum(["team", "admin"]),
+    }).strict(),
+]);
+
+export const configSchema = z.object({
+    mode: z.enum(MODE_NAMES as [string, ...string[]]).default("operate"),
+    killSwitch: z.boolean().default(false),
+    gpuTier: z.boolean().default(false),
+    hosts: z.array(hostSchema).min(1, { message: "declare at least one host" }),
+    deployUser: unixUser.default("deploy"),
+    adminUsers: z.array(unixUser).default([]),
+    adminRanges: z.array(cidr).min(1, { message: "declare the admin range SSH may come from" }),
+    dockerSubnets: z.array(cidr).default(["172.17.0.0/16"]),
+    sshPublicKeys: z.array(z.string().regex(AUTHORIZED_KEY, { message: "expected an OpenSSH public key line" }))
+        .min(1, { message: "the deploy user needs at least one public key" }),
+    tailnet: z.object({
+        admins: z.array(z.string().email({ message: "expected a tailnet login (an email address)" })).min(1),
+        authKeyExpirySeconds: z.number().int().min(300).max(7776000).default(3600),
+        directUdp: z.boolean().default(false),
+        /** sha256 of Tailscale's apt signing key (pkgs.tailscale.com/stable/ubuntu/noble.noarmor.gpg). */
+        aptKeySha256: z.string().regex(/^[0-9a-f]{64}$/, { message: "expected the apt key's sha256 (64 hex)" }),
+    }).strict(),
+    coolify: z.object({
+        enabled: z.boolean().default(true),
+        host: slug,
+        rootUsername: unixUser.default("admin"),
+        rootEmail: z.string().email({ message: "expected the admin's email address" }),
+        installerUrl: z.string().url().default("https://cdn.coollabs.io/coolify/install.sh"),
+        installerSha256: z.string().regex(/^[0-9a-f]{64}$/, { message: "expected the installer's sha256 (64 hex)" }),
+        servePort: port.default(8443),
+    }).strict().optional(),
+    services: z.array(serviceSchema).default([]),
+    approvals: z.record(z.string(), z.string()).default({}),
+}).strict();
+
+export type HostConfig = z.infer<typeof hostSchema>;
+export type ServiceConfig = z.infer<typeof serviceSchema>;
+export type PlainConfig = z.infer<typeof configSchema>;
+
+/** Config keys that carry credentials: each must be set with `pulumi config set --secret`. */
+export const SECRET_KEYS = ["sshPrivateKey", "providerKeys", "secrets"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+export const secretsSchema = {
+    sshPrivateKey: z.string().regex(/^-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/, {
+        message: "expected a PEM/OpenSSH private key",
+    }),
+    providerKeys: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/), z.string().min(1)),
+    secrets: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/), z.string().min(1)),
+} as const;

@@ -1,0 +1,93 @@
+// The layers of one host as plain step specs (pure: no resources), in the order they run.
+// Rendering lives in ../render; this file decides which layers a host gets and with what.
+import { StepSpec } from "../actuator/steps";
+import { ResolvedHost, StackConfig } from "../config/load";
+import { LAYER_SCRIPT_NAMES, computeScriptCatalogue, runnerScript } from "./scripts";
+import { renderSshDropin, sshdExpectations } from "../render/sshd";
+import { renderSudoers } from "../render/sudoers";
+import { renderDockerUserBlock, renderUfwDefaults, renderUser6Rules, renderUserRules } from "../render/ufw";
+import { renderCoolifyOverride } from "../render/coolify";
+import { TAILNET_TAGS } from "../model/segmentation";
+import { TYPES } from "../model/types";
+
+export const BASELINE_PACKAGES = [
+    "ca-certificates", "curl", "iproute2", "jq", "openssh-server", "sudo", "ufw", "unattended-upgrades",
+];
+export const DOCKER_PACKAGES = ["docker.io", "docker-compose-v2"];
+export const NVIDIA_PACKAGES = ["nvidia-driver-550-server", "nvidia-utils-550-server"];
+
+const AUTO_UPGRADES = 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n';
+
+/** Docker defaults: iptables backend kept, published ports default to loopback. */
+export const DOCKER_DAEMON = {
+    iptables: true,
+    ip: "127.0.0.1",
+    "live-restore": true,
+    "log-driver": "local",
+    "log-opts": { "max-size": "20m", "max-file": "5" },
+};
+
+/** Secret parameters a layer needs, by layer; values are bound by the Host component. */
+export const LAYER_SECRET_PARAMS = {
+    tailscale: ["AUTH_KEY"],
+    coolify: ["ROOT_ENV"],
+} as const;
+
+export function allowUsers(cfg: StackConfig, host: ResolvedHost): string[] {
+    return [...new Set([cfg.deployUser, host.bootstrapUser, ...cfg.adminUsers])];
+}
+
+export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[] {
+    const base = { host: host.name, hostType: host.hostType, secretParams: [] as string[], parentTypes: [TYPES.Host] };
+    const step = (layer: StepSpec["stepClass"] & StepSpec["script"], params: Record<string, string>, extra: Partial<StepSpec> = {}): StepSpec =>
+        ({ ...base, name: `${host.name}-${layer}`, stepClass: layer, script: layer, params, runAs: "deploy", ...extra });
+    const catalogue = computeScriptCatalogue();
+    const ufw = { adminRanges: cfg.adminRanges, dockerSubnets: cfg.dockerSubnets };
+    const steps: StepSpec[] = [
+        step("baseline", {
+            PACKAGES: BASELINE_PACKAGES.join(" "),
+            AUTO_UPGRADES,
+            DEPLOY_USER: cfg.deployUser,
+            AUTHORIZED_KEYS: `${cfg.sshPublicKeys.join("\n")}\n`,
+            RUNNER: runnerScript().text,
+            ALLOWLIST: `${LAYER_SCRIPT_NAMES.filter((n) => n !== "baseline").map((n) => catalogue[n]).join("\n")}\n`,
+            SUDOERS: renderSudoers(cfg.deployUser),
+        }, { runAs: "bootstrap" }),
+        step("ssh", {
+            DROPIN: renderSshDropin({ allowUsers: allowUsers(cfg, host) }),
+            EXPECT: `${sshdExpectations({ allowUsers: allowUsers(cfg, host) }).join("\n")}\n`,
+            DEADMAN_SECONDS: String(host.deadManSeconds),
+        }, { deadManSeconds: host.deadManSeconds }),
+        step("tailscale", {
+            APT_SOURCE: "deb [signed-by=/usr/share/keyrings/tailscale-archive-keyring.gpg] https://pkgs.tailscale.com/stable/ubuntu noble main\n",
+            APT_KEY_URL: "https://pkgs.tailscale.com/stable/ubuntu/noble.noarmor.gpg",
+            APT_KEY_SHA256: cfg.tailnet.aptKeySha256,
+            TAGS: TAILNET_TAGS.servers,
+            HOSTNAME: host.name,
+        }, { secretParams: [...LAYER_SECRET_PARAMS.tailscale] }),
+        step("firewall", {
+            AFTER_BLOCK: renderDockerUserBlock(ufw),
+            USER_RULES: renderUserRules(ufw),
+            USER6_RULES: renderUser6Rules(ufw),
+            UFW_DEFAULTS: renderUfwDefaults(),
+            DEADMAN_SECONDS: String(host.deadManSeconds),
+        }, { deadManSeconds: host.deadManSeconds }),
+        step("docker", {
+            PACKAGES: DOCKER_PACKAGES.join(" "),
+            DAEMON_JSON: `${JSON.stringify(DOCKER_DAEMON, null, 2)}\n`,
+        }),
+    ];
+    if (cfg.coolify?.enabled && cfg.coolify.host === host.name) {
+        steps.push(step("coolify", {
+            INSTALLER_URL: cfg.coolify.installerUrl,
+            INSTALLER_SHA256: cfg.coolify.installerSha256,
+            CUSTOM_COMPOSE: renderCoolifyOverride(),
+            SERVE_PORT: String(cfg.coolify.servePort),
+        }, { secretParams: [...LAYER_SECRET_PARAMS.coolify] }));
+    }
+    if (cfg.gpuTier && host.gpu) {
+        steps.push(step("nvidia", { PACKAGES: NVIDIA_PACKAGES.join(" ") }));
+        steps.push(step("worker", { WORKER_USER: "inference", MODEL_DIR: "/srv/models" }));
+    }
+    return steps;
+}

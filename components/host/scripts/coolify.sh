@@ -1,0 +1,37 @@
+# Coolify, installed once from its reviewed installer (pinned by sha256), with every
+# published port re-bound to 127.0.0.1; admins reach it through tailscale serve.
+read_params INSTALLER_URL INSTALLER_SHA256 CUSTOM_COMPOSE ROOT_ENV SERVE_PORT
+source_dir=/data/coolify/source
+
+if [ ! -f "$source_dir/docker-compose.yml" ]; then
+    installer="$(mktemp)"
+    curl -fsSL "$(param INSTALLER_URL)" -o "$installer"
+    echo "$(param INSTALLER_SHA256)  $installer" | sha256sum -c --quiet - ||
+        die "the Coolify installer does not match its pinned sha256"
+    envfile="$(mktemp)"
+    param ROOT_ENV > "$envfile"
+    # shellcheck source=/dev/null
+    (set -a; . "$envfile"; AUTOUPDATE=false; export AUTOUPDATE; bash "$installer") > /dev/null
+    rm -f "$envfile" "$installer"
+    CHANGED=true
+fi
+before="$CHANGED"
+CHANGED=false
+put_file CUSTOM_COMPOSE "$source_dir/docker-compose.custom.yml" 0644
+if [ "$CHANGED" = true ]; then
+    docker compose --project-directory "$source_dir" -f "$source_dir/docker-compose.yml" \
+        -f "$source_dir/docker-compose.prod.yml" -f "$source_dir/docker-compose.custom.yml" up -d --remove-orphans > /dev/null
+fi
+[ "$before" = true ] && CHANGED=true
+if ! tailscale serve status 2> /dev/null | grep -q ":$(param SERVE_PORT)"; then
+    tailscale serve --bg --https="$(param SERVE_PORT)" http://127.0.0.1:8000 > /dev/null
+    CHANGED=true
+fi
+
+# verify: nothing of Coolify's listens beyond loopback
+for port in 8000 6001 6002; do
+    if ss -Hltn "sport = :$port" | awk '{print $4}' | grep -vqE '^(127\.0\.0\.1|\[::1\]):'; then
+        die "port $port listens on a non-loopback address"
+    fi
+done
+finish

@@ -1,0 +1,53 @@
+# UFW default deny plus the DOCKER-USER block: Docker-published ports go through FORWARD,
+# not INPUT, so plain `ufw deny` never covers them. Lock-out-capable: dead-man armed first.
+read_params AFTER_BLOCK USER_RULES USER6_RULES UFW_DEFAULTS DEADMAN_SECONDS
+
+apply_ufw() {
+    if grep -qx 'ENABLED=yes' "$ROOT/etc/ufw/ufw.conf"; then
+        ufw --force enable > /dev/null
+    else
+        ufw --force disable > /dev/null
+    fi
+}
+
+verify() {
+    local status
+    status="$(ufw status verbose)" || return 1
+    grep -q '^Status: active' <<< "$status" || { log "ufw is not active"; return 1; }
+    grep -q '^Default: deny (incoming), allow (outgoing), deny (routed)' <<< "$status" ||
+        { log "ufw default policy is not deny/allow/deny"; return 1; }
+    iptables -S DOCKER-USER | grep -qx -- '-A DOCKER-USER -j ufw-user-forward' ||
+        { log "the DOCKER-USER block is not loaded"; return 1; }
+}
+
+# check
+command -v ufw > /dev/null || die "ufw is not installed (the baseline layer installs it)"
+for f in after.rules ufw.conf; do
+    [ -f "$ROOT/etc/ufw/$f" ] || die "/etc/ufw/$f not found"
+done
+
+after="$(mktemp)"
+awk '/^# BEGIN UFW AND DOCKER/{skip=1} !skip{print} /^# END UFW AND DOCKER/{skip=0}' \
+    "$ROOT/etc/ufw/after.rules" > "$after"
+param AFTER_BLOCK >> "$after"
+stage "$after" /etc/ufw/after.rules 0640
+stage_param USER_RULES /etc/ufw/user.rules 0640
+stage_param USER6_RULES /etc/ufw/user6.rules 0640
+stage_param UFW_DEFAULTS /etc/default/ufw 0644
+conf="$(mktemp)"
+sed -e 's/^ENABLED=.*/ENABLED=yes/' "$ROOT/etc/ufw/ufw.conf" > "$conf"
+grep -qx 'ENABLED=yes' "$conf" || echo 'ENABLED=yes' >> "$conf"
+stage "$conf" /etc/ufw/ufw.conf 0644
+
+# change
+if staged; then
+    backup_staged
+    RESTORE_HOOK="$(hook_for apply_ufw)"
+    deadman_arm "$(param DEADMAN_SECONDS)"
+    install_staged
+    apply_ufw
+fi
+
+# verify
+verify || die "the firewall is not in the desired state"
+finish

@@ -1,0 +1,107 @@
+// The whole program as one function of the validated config: plan every step first (pure),
+// refuse what must be refused, then declare the components. index.ts only wires Pulumi in.
+import * as pulumi from "@pulumi/pulumi";
+import { SshTarget } from "./actuator/actuator";
+import { approvalMessage, missingApprovals, MissingApproval, ProgramContext, refusalsFor, StepSpec } from "./actuator/steps";
+import { ConfigError, ResolvedHost, StackConfig } from "./config/load";
+import { EdgeFirewall } from "./edge/edge-firewall";
+import { Host } from "./host/host";
+import { hostLayerSteps } from "./host/layers";
+import { STEP_CLASSES } from "./model/tiers";
+import { TailnetExposure } from "./model/segmentation";
+import { planService, ServicePlan } from "./service/spec";
+import { Service } from "./service/service";
+import { Tailnet } from "./tailnet/tailnet";
+
+export interface ProgramOptions {
+    stack: string;
+    project: string;
+    dryRun: boolean;
+}
+
+export interface ProgramPlan {
+    context: ProgramContext;
+    hostSteps: Map<string, StepSpec[]>;
+    services: ServicePlan[];
+    missing: MissingApproval[];
+}
+
+export function sshHosts(cfg: StackConfig): ResolvedHost[] {
+    return cfg.hosts.filter((h) => h.hostType === "ubuntu");
+}
+
+/** Plans every step and checks refusals and approvals; throws ConfigError before any resource. */
+export function planProgram(cfg: StackConfig, opts: ProgramOptions): ProgramPlan {
+    const context: ProgramContext = { ...opts, killSwitch: cfg.killSwitch, approvals: cfg.approvals };
+    const hostSteps = new Map(sshHosts(cfg).map((h) => [h.name, hostLayerSteps(cfg, h)]));
+    const services = cfg.services.filter((s) => s.enabled).map((s) => planService(cfg, s));
+    const all = [...[...hostSteps.values()].flat(), ...services.map((s) => s.step)];
+    const refusals = all.flatMap((s) => refusalsFor(s, context));
+    if (refusals.length > 0) throw new ConfigError(refusals);
+    const missing = missingApprovals(all, context);
+    if (missing.length > 0 && !opts.dryRun) throw new ConfigError(missing.map(approvalMessage));
+    return { context, hostSteps, services, missing };
+}
+
+function exposuresOf(cfg: StackConfig, plan: ProgramPlan): TailnetExposure[] {
+    const out: TailnetExposure[] = plan.services.flatMap((s) => (s.exposure ? [s.exposure] : []));
+    if (cfg.coolify?.enabled) out.push({ port: cfg.coolify.servePort, tier: "admin", what: "Coolify dashboard" });
+    return out;
+}
+
+export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
+    const plan = planProgram(cfg, opts);
+    // A preview shows what to type; `up` never gets here without every approval (see planProgram).
+    for (const m of plan.missing) pulumi.log.warn(approvalMessage(m));
+
+    const tailnet = new Tailnet("tailnet", {
+        admins: cfg.tailnet.admins,
+        exposures: exposuresOf(cfg, plan),
+        hosts: sshHosts(cfg).map((h) => h.name),
+        authKeyExpirySeconds: cfg.tailnet.authKeyExpirySeconds,
+    });
+    for (const h of cfg.hosts.filter((x) => x.publicIp)) {
+        new EdgeFirewall(`edge-${h.name}`, {
+            publicIp: h.publicIp as string, adminRanges: cfg.adminRanges, directUdp: cfg.tailnet.directUdp,
+        });
+    }
+    const sshTargets = new Map<string, SshTarget>(sshHosts(cfg).map((h) => [h.name, {
+        address: h.address, port: h.sshPort, hostKey: h.hostKey as string,
+        bootstrapUser: h.bootstrapUser, deployUser: cfg.deployUser, privateKey: cfg.sshPrivateKey,
+    }]));
+    const hosts = new Map<string, Host>();
+    for (const h of sshHosts(cfg)) {
+        const rootEnv = cfg.coolify
+            ? pulumi.interpolate`ROOT_USERNAME=${cfg.coolify.rootUsername}\nROOT_USER_EMAIL=${cfg.coolify.rootEmail}\nROOT_USER_PASSWORD=${cfg.secrets.coolifyRootPassword ?? ""}\n`
+            : pulumi.output("");
+        hosts.set(h.name, new Host(h.name, {
+            host: h,
+            steps: plan.hostSteps.get(h.name) ?? [],
+            ssh: sshTargets.get(h.name) as SshTarget,
+            secretParams: {
+                tailscale: { AUTH_KEY: tailnet.authKeys[h.name] as pulumi.Output<string> },
+                coolify: { ROOT_ENV: pulumi.secret(rootEnv) },
+            },
+            context: plan.context,
+        }, { dependsOn: [tailnet] }));
+    }
+    const services: Record<string, { host: string; ports: string[]; trustTier: string; personalData: boolean }> = {};
+    for (const sp of plan.services) {
+        const svc = new Service(sp.service.name, {
+            plan: sp,
+            ssh: sshTargets.get(sp.service.host) as SshTarget,
+            secrets: cfg.secrets,
+            providerKeys: cfg.providerKeys,
+            context: plan.context,
+        }, { dependsOn: [hosts.get(sp.service.host)?.ready].filter((r): r is pulumi.Resource => r !== undefined) });
+        services[sp.service.name] = { host: sp.service.host, ports: svc.ports, trustTier: svc.trustTier, personalData: svc.personalData };
+    }
+    return {
+        hosts: Object.fromEntries([...plan.hostSteps].map(([name, steps]) => [name, {
+            layers: Object.fromEntries(steps.map((s) => [s.stepClass, { stepClass: s.stepClass, tiers: STEP_CLASSES[s.stepClass] }])),
+        }])),
+        services,
+        tailnetPolicySha256: tailnet.policySha256,
+        approvalsMissing: plan.missing.map((m) => ({ key: m.key, token: m.token, urn: m.urn })),
+    };
+}

@@ -1,0 +1,64 @@
+// Pulumi mocks that record every registration and throw on any invoke the program makes,
+// so a test sees exactly what the program declares (pulumi-awsx ecr/repository.test.ts style).
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Registration {
+    type: string;
+    name: string;
+    /** Inputs with secrets unwrapped to their values. */
+    inputs: Record<string, unknown>;
+    /** Top-level input names that arrived as secrets. */
+    secretInputs: string[];
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+function unwrap(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(unwrap);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (SECRET_SIG in obj) return unwrap(obj.value);
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrap(v)]));
+    }
+    return value;
+}
+
+function isSecret(value: unknown): boolean {
+    return !!value && typeof value === "object" && SECRET_SIG in (value as object);
+}
+
+export async function recordRegistrations(opts: { dryRun: boolean; stack?: string }): Promise<Registration[]> {
+    const registrations: Registration[] = [];
+    await pulumi.runtime.setMocks({
+        newResource(args) {
+            registrations.push({
+                type: args.type,
+                name: args.name,
+                inputs: unwrap(args.inputs) as Record<string, unknown>,
+                secretInputs: Object.keys(args.inputs).filter((k) => isSecret(args.inputs[k])),
+            });
+            const state = { ...args.inputs, ...(args.type === "command:remote:Command" ? { stdout: "changed=false\n", stderr: "" } : {}) };
+            if (args.type === "tailscale:index/tailnetKey:TailnetKey") state.key = "tskey-auth-mock";
+            return { id: `${args.name}-id`, state };
+        },
+        call(args) {
+            throw new Error(`unmocked invoke: ${args.token}`);
+        },
+    }, "demesne", opts.stack ?? "control", opts.dryRun);
+    return registrations;
+}
+
+/** Waits until the engine mock has seen every registration (the count stops moving). */
+export async function settle(registrations: Registration[]): Promise<void> {
+    let last = -1;
+    let stable = 0;
+    while (stable < 5) {
+        await new Promise((r) => setTimeout(r, 10));
+        if (registrations.length === last) stable++;
+        else { stable = 0; last = registrations.length; }
+    }
+}
+
+export function byType(registrations: Registration[], type: string): Registration[] {
+    return registrations.filter((r) => r.type === type);
+}

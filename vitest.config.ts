@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+    test: {
+        include: ["test/**/*.test.ts"],
+        testTimeout: 30_000,
+        // Pulumi's mock runtime is process-global: one file per worker, no shared state.
+        pool: "forks",
+    },
+});
