@@ -4,13 +4,16 @@
 
 const PARAM_NAME = /^[A-Z][A-Z0-9_]*$/;
 
-export function encodeStdin(script: string, params: Record<string, string>): string {
-    const lines = [Buffer.from(script, "utf8").toString("base64")];
-    for (const name of Object.keys(params).sort()) {
+/** The parameter lines a layer script reads: `NAME=<base64>`, sorted by name. */
+export function encodeParams(params: Record<string, string>): string {
+    return Object.keys(params).sort().map((name) => {
         if (!PARAM_NAME.test(name)) throw new Error(`invalid step parameter name: ${name}`);
-        lines.push(`${name}=${Buffer.from(params[name] ?? "", "utf8").toString("base64")}`);
-    }
-    return `${lines.join("\n")}\n`;
+        return `${name}=${Buffer.from(params[name] ?? "", "utf8").toString("base64")}\n`;
+    }).join("");
+}
+
+export function encodeStdin(script: string, params: Record<string, string>): string {
+    return `${Buffer.from(script, "utf8").toString("base64")}\n${encodeParams(params)}`;
 }
 
 /** Single-quotes a string for a POSIX shell. */
