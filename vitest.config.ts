@@ -6,5 +6,7 @@ export default defineConfig({
         testTimeout: 30_000,
         // Pulumi's mock runtime is process-global: one file per worker, no shared state.
         pool: "forks",
+        // The JSON report lets CI print a plain "N passed, N failed" line.
+        reporters: ["default", ["json", { outputFile: ".vitest/results.json" }]],
     },
 });
