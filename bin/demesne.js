@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The `demesne` command: runs the TypeScript CLI through tsx (no build step to forget).
+"use strict";
+require("tsx/cjs");
+const { main } = require("../cli/main.ts");
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`demesne: ${e && e.message}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,267 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { auditAppend, auditHead, auditVerify, type Anchor } from "../state-model/audit";
+import { correct, UnknownSubject } from "../state-model/correct";
+import { migrate } from "../state-model/db/migrate";
+import { openFleetStore } from "../state-model/db/open";
+import { openPostgres } from "../state-model/db/postgres";
+import { IntegrityError, type Store } from "../state-model/db/store";
+import { erase } from "../state-model/erase";
+import { InputError } from "../state-model/ingest/errors";
+import { ingest } from "../state-model/ingest/ingest";
+import { KINDS, type Kind } from "../state-model/ingest/parse";
+import { asOf, changes, history } from "../state-model/queries";
+import { parseArgs, str, time, type Parsed } from "./args";
+import { EXIT, Refused, UsageError } from "./exit";
+import { Output, table } from "./output";
+
+const USAGE = `usage: demesne <command> [options] [--json]
+
+  ingest <file|->  [--stack S] [--kind events|preview|export|plan] [--update-id ID] [--valid-at T]
+  fleet            [--valid-at T] [--known-at T] [--subject S]
+  history <subject> [--attr A] [--valid-at T] [--known-at T]
+  changes --from T1 --to T2 [--known-at T]
+  correct <subject> <attr> <value-json> --actor A --reason R [--key K] [--valid-from T] [--valid-to T]
+  erase <data-subject> --actor A --reason R
+  audit verify [--anchor FILE]
+  audit anchor            (prints the chain head; keep it outside the store)
+  db migrate              (as the schema owner; DATABASE_URL)
+
+Store: PostgreSQL when DATABASE_URL is set, else the embedded store in $DEMESNE_STATE_DIR (default .demesne).
+Exit codes: 0 ok, 1 refused or drift, 2 usage or input error, 3 integrity failure.`;
+
+const actorOf = (p: Parsed) => str(p, "actor") ?? process.env.DEMESNE_ACTOR ?? os.userInfo().username;
+
+async function withStore<T>(fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openFleetStore({
+    onWait: (pid) => process.stderr.write(`demesne: waiting for another demesne process (pid ${pid}) to finish with the store\n`),
+  });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+type Handler = (p: Parsed, out: Output) => Promise<number>;
+
+const commands: Record<string, { valued: string[]; run: Handler }> = {
+  ingest: {
+    valued: ["stack", "kind", "update-id", "valid-at", "actor"],
+    run: async (p, out) => {
+      const file = p.positional[0];
+      if (!file || p.positional.length > 1) throw new UsageError("ingest takes one file (or - for stdin)");
+      const kind = str(p, "kind");
+      if (kind && !KINDS.includes(kind as Kind)) throw new UsageError(`--kind must be one of ${KINDS.join(", ")}`);
+      let text: string;
+      try {
+        text = fs.readFileSync(file === "-" ? 0 : file, "utf8");
+      } catch (e) {
+        throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const at = time(p, "valid-at")?.getTime();
+      return withStore(async (store) => {
+        const r = await ingest(store, text, { kind: kind as Kind | undefined, stack: str(p, "stack"), updateId: str(p, "update-id"), at });
+        const report = {
+          kind: r.kind,
+          updateId: r.updateId ?? null,
+          stack: r.stack ?? null,
+          complete: r.complete,
+          batch: r.batchId,
+          duplicate: r.duplicate,
+          factsAdded: r.factsAdded,
+          factsClosed: r.factsClosed,
+          factsUnchanged: r.factsUnchanged,
+        };
+        if (out.json) out.data(report);
+        else {
+          out.line(`${r.duplicate ? "already recorded" : "recorded"} ${r.kind}${r.updateId ? ` ${r.updateId}` : ""}${r.stack ? ` (stack ${r.stack})` : ""}${r.complete ? "" : " — INCOMPLETE (no summary: interrupted or failed)"}`);
+          out.line(`facts: ${r.factsAdded} added, ${r.factsClosed} superseded, ${r.factsUnchanged} unchanged`);
+        }
+        await auditAppend(store, { actor: actorOf(p), action: "ingest", params: { file: path.basename(file), ...report }, output: out.text() });
+        return EXIT.ok;
+      });
+    },
+  },
+  fleet: {
+    valued: ["valid-at", "known-at", "subject"],
+    run: (p, out) =>
+      withStore(async (store) => {
+        const rows = await asOf(store, { subject: str(p, "subject"), validAt: time(p, "valid-at"), knownAt: time(p, "known-at") });
+        if (out.json) out.data(rows);
+        else out.line(rows.length ? table(rows as never, ["subject", "kind", "attribute", "key", "value", "validFrom"]) : "(no facts)");
+        return EXIT.ok;
+      }),
+  },
+  history: {
+    valued: ["attr", "valid-at", "known-at"],
+    run: (p, out) => {
+      const subject = p.positional[0];
+      if (!subject || p.positional.length > 1) throw new UsageError("history takes one subject");
+      const validAt = time(p, "valid-at")?.getTime();
+      const knownAt = time(p, "known-at")?.getTime();
+      return withStore(async (store) => {
+        const within = (t: number, from: string, to: string | null) => Date.parse(from) <= t && (to === null || t < Date.parse(to));
+        const rows = (await history(store, { subject, attribute: str(p, "attr") })).filter(
+          (r) => (validAt === undefined || within(validAt, r.validFrom, r.validTo)) && (knownAt === undefined || within(knownAt, r.recordedFrom, r.recordedTo)),
+        );
+        if (out.json) out.data(rows);
+        else out.line(rows.length ? table(rows as never, ["attribute", "key", "value", "validFrom", "validTo", "recordedFrom", "recordedTo", "actor", "reason"]) : "(no history)");
+        return EXIT.ok;
+      });
+    },
+  },
+  changes: {
+    valued: ["from", "to", "known-at"],
+    run: (p, out) => {
+      const from = time(p, "from");
+      const to = time(p, "to");
+      if (!from || !to) throw new UsageError("changes needs --from and --to");
+      return withStore(async (store) => {
+        const rows = await changes(store, { from, to, knownAt: time(p, "known-at") });
+        if (out.json) out.data(rows);
+        else out.line(rows.length ? table(rows as never, ["change", "subject", "attribute", "key", "from", "to"]) : "(no changes)");
+        return EXIT.ok;
+      });
+    },
+  },
+  correct: {
+    valued: ["actor", "reason", "key", "valid-from", "valid-to"],
+    run: (p, out) => {
+      const [subject, attribute, raw] = p.positional;
+      if (!subject || !attribute || raw === undefined || p.positional.length > 3) throw new UsageError("correct takes <subject> <attr> <value-json>");
+      const actor = str(p, "actor");
+      const reason = str(p, "reason");
+      if (!actor || !reason) throw new UsageError("correct needs --actor and --reason");
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw new UsageError(`<value-json>: '${raw.slice(0, 40)}' is not JSON (quote strings: '"text"')`);
+      }
+      return withStore(async (store) => {
+        let r;
+        try {
+          r = await correct(store, { subject, attribute, key: str(p, "key"), value, validFrom: time(p, "valid-from"), validTo: time(p, "valid-to"), actor, reason });
+        } catch (e) {
+          if (e instanceof UnknownSubject) throw new Refused(e.message);
+          throw e;
+        }
+        if (out.json) out.data({ subject, attribute, batch: r.batchId, factsAdded: r.factsAdded, factsClosed: r.factsClosed });
+        else out.line(`corrected ${subject} ${attribute}: ${r.factsAdded} added, ${r.factsClosed} superseded (old versions stay visible as known then)`);
+        await auditAppend(store, { actor, action: "correct", params: { subject, attribute, key: str(p, "key") ?? "", reason }, output: out.text() });
+        return EXIT.ok;
+      });
+    },
+  },
+  erase: {
+    valued: ["actor", "reason"],
+    run: (p, out) => {
+      const subject = p.positional[0];
+      if (!subject || p.positional.length > 1) throw new UsageError("erase takes one data subject (e.g. an e-mail address)");
+      const actor = str(p, "actor");
+      const reason = str(p, "reason");
+      if (!actor || !reason) throw new UsageError("erase needs --actor and --reason");
+      return withStore(async (store) => {
+        const r = await erase(store, subject, actor, reason);
+        if (out.json) out.data(r);
+        else out.line(r.erased ? `erased: the key of subject ${r.subjectRef} is destroyed; their data reads [erased]` : `nothing to erase: no personal data is recorded under subject ${r.subjectRef}`);
+        await auditAppend(store, { actor, action: "erase", params: { subjectRef: r.subjectRef, reason, erased: r.erased }, output: out.text() });
+        return r.erased ? EXIT.ok : EXIT.refused;
+      });
+    },
+  },
+  audit: {
+    valued: ["anchor"],
+    run: (p, out) => {
+      const sub = p.positional[0];
+      if (sub === "anchor") {
+        return withStore(async (store) => {
+          out.data(await auditHead(store));
+          return EXIT.ok;
+        });
+      }
+      if (sub !== "verify") throw new UsageError("audit takes 'verify' or 'anchor'");
+      let anchor: Anchor | undefined;
+      const file = str(p, "anchor");
+      if (file) {
+        try {
+          const a = JSON.parse(fs.readFileSync(file, "utf8")) as Anchor;
+          if (!Number.isInteger(a.seq) || typeof a.hash !== "string") throw new Error("needs {seq, hash}");
+          anchor = a;
+        } catch (e) {
+          throw new UsageError(`--anchor ${file}: ${(e as Error).message}`);
+        }
+      }
+      return withStore(async (store) => {
+        const r = await auditVerify(store, anchor);
+        if (out.json) out.data({ ok: true, ...r, anchor: anchor ?? null });
+        else out.line(`audit log verifies: ${r.entries} entries, head ${r.head.seq} ${r.head.hash.slice(0, 16)}…${anchor ? `, holds anchor ${anchor.seq}` : ""}`);
+        return EXIT.ok;
+      });
+    },
+  },
+  db: {
+    valued: [],
+    run: async (p, out) => {
+      if (p.positional[0] !== "migrate") throw new UsageError("db takes 'migrate'");
+      const url = process.env.DATABASE_URL;
+      let n: number;
+      if (url) {
+        const admin = await openPostgres(url);
+        try {
+          n = await migrate(admin);
+        } finally {
+          await admin.close();
+        }
+      } else {
+        n = await withStore(async () => 0); // opening the embedded store migrates it
+      }
+      if (out.json) out.data({ applied: n });
+      else out.line(`migrations applied: ${n}`);
+      return EXIT.ok;
+    },
+  },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const json = rest.includes("--json");
+  const out = new Output(json);
+  const fail = (code: number, kind: string, msg: string) => {
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: kind, message: msg, exitCode: code })}\n`);
+    else process.stderr.write(`demesne ${name ?? ""}: ${msg}\n`);
+    return code;
+  };
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const cmd = commands[name];
+  if (!cmd) return fail(EXIT.usage, "usage", `unknown command '${name}'\n${USAGE}`);
+  try {
+    const p = parseArgs(rest, cmd.valued, ["json"]);
+    const code = await cmd.run(p, out);
+    await new Promise<void>((r) => process.stdout.write(out.text(), () => r()));
+    return code;
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (e instanceof UsageError) return fail(EXIT.usage, "usage", msg);
+    if (e instanceof InputError) return fail(EXIT.usage, "input", `${msg} (nothing was written)`);
+    if (e instanceof IntegrityError) return fail(EXIT.integrity, "integrity", msg);
+    if (e instanceof Refused) return fail(EXIT.refused, "refused", msg);
+    if (/permission denied|is refused/.test(msg)) return fail(EXIT.refused, "refused", msg);
+    return fail(EXIT.usage, "error", msg);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`demesne: ${(e as Error).message}\n`);
+      process.exit(EXIT.usage);
+    },
+  );
+}

@@ -1,0 +1,45 @@
+import * as fs from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import { btree_gist } from "@electric-sql/pglite/contrib/btree_gist";
+import { lockDir } from "./lock";
+import type { Queryable, Store } from "./store";
+
+/** Opens the embedded store in `dir` as `username`, holding the directory lock until close(). */
+export async function openPglite(
+  dir: string,
+  username: string,
+  opts: { onWait?: (holder: number) => void } = {},
+): Promise<Store> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = await lockDir(dir, { onWait: opts.onWait });
+  let db: PGlite;
+  try {
+    db = await PGlite.create({ dataDir: `${dir}/pgdata`, username, extensions: { btree_gist } });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  // One connection: queries from concurrent callers in this process are serialised by PGlite itself.
+  const q: Queryable = {
+    query: async (sql, params) => ({ rows: (await db.query(sql, params as unknown[])).rows as never[] }),
+  };
+  return {
+    backend: "pglite",
+    location: dir,
+    query: q.query,
+    exec: async (sql) => {
+      await db.exec(sql);
+    },
+    transaction: (fn) =>
+      db.transaction(async (tx) =>
+        fn({ query: async (sql, params) => ({ rows: (await tx.query(sql, params as unknown[])).rows as never[] }) }),
+      ),
+    close: async () => {
+      try {
+        await db.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}

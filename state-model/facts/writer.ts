@@ -1,0 +1,149 @@
+import { createHash } from "node:crypto";
+import type { Queryable, Store } from "../db/store";
+import { PersonalData, dataSubjectOf } from "./personal";
+import { redactSecrets } from "./redact";
+import { applyOps, diffPieces, type Op, type Piece } from "./timeline";
+import type { BatchInput, BatchResult } from "./types";
+
+/** Serialises writers across processes and connections (PostgreSQL); PGlite is one connection anyway. */
+const WRITE_LOCK = 7_236_041;
+const CHUNK = 2_000;
+
+interface Stored extends Piece {
+  id: number;
+}
+
+const keyOf = (s: string, a: string, k: string) => `${s}\u0000${a}\u0000${k}`;
+
+/** Identifiers are never personal data: an e-mail inside one becomes its pseudonymous subject ref. */
+async function pseudonymise(pd: PersonalData, id: string): Promise<string> {
+  let out = id;
+  for (let s = dataSubjectOf(out); s; s = dataSubjectOf(out)) {
+    const re = new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+    out = out.replace(re, `pd:${await pd.ref(s)}`);
+  }
+  return out;
+}
+
+const toMs = (v: unknown): number => (v === null || v === undefined ? Infinity : Number(v));
+
+/**
+ * Records one batch in one transaction: vertices, then per fact the new valid-time history computed from
+ * what is currently known plus the batch's ops; changed pieces are superseded (recorded_to closed), new
+ * pieces inserted. The same input (by sha256) twice records nothing the second time.
+ */
+export async function recordBatch(store: Store, input: BatchInput): Promise<BatchResult> {
+  return store.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
+    const seen = await tx.query<{ id: string }>("SELECT id FROM batch WHERE input_sha256 = $1", [input.inputSha256]);
+    if (seen.rows[0]) {
+      return { batchId: seen.rows[0].id, duplicate: true, factsAdded: 0, factsClosed: 0, factsUnchanged: input.ops.length };
+    }
+    const batchId = `${input.kind}-${input.inputSha256.slice(0, 16)}`;
+    const pd = new PersonalData(tx);
+
+    const vIds: string[] = [];
+    const vKinds: string[] = [];
+    for (const v of input.vertices) {
+      vIds.push(await pseudonymise(pd, v.id));
+      vKinds.push(v.kind);
+    }
+    // Group ops by fact identity, in input order.
+    const groups = new Map<string, { subject: string; attribute: string; key: string; ops: Op[] }>();
+    for (const o of input.ops) {
+      const subject = await pseudonymise(pd, o.subject);
+      const key = await pseudonymise(pd, o.key ?? "");
+      const k = keyOf(subject, o.attribute, key);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { subject, attribute: o.attribute, key, ops: [] }));
+      const clean = async (v: unknown) => (v === null ? null : pd.seal(redactSecrets(v, o.attribute)));
+      if (o.op === "assert") g.ops.push({ op: "assert", at: o.at, value: await clean(o.value) });
+      else if (o.op === "retract") g.ops.push({ op: "retract", at: o.at });
+      else g.ops.push({ op: "correct", from: o.from, to: o.to, value: await clean(o.value) });
+    }
+    for (const g of groups.values()) {
+      if (!vIds.includes(g.subject)) {
+        throw new Error(`fact ${g.attribute} names subject ${g.subject}, which the batch does not declare`);
+      }
+    }
+    if (vIds.length) {
+      await tx.query(
+        "INSERT INTO vertex (id, kind) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO NOTHING",
+        [vIds, vKinds],
+      );
+    }
+
+    if (input.retractMissing) {
+      // Everything of the snapshot's scope that is true at its time but absent from it ends then.
+      const { subjectPrefix, at } = input.retractMissing;
+      const gone = await tx.query<{ subject: string; attribute: string; value_key: string }>(
+        `SELECT DISTINCT subject, attribute, value_key FROM fact
+          WHERE recorded_to = 'infinity' AND starts_with(subject, $1) AND valid @> to_timestamp($2 / 1000.0)`,
+        [subjectPrefix, at],
+      );
+      for (const r of gone.rows) {
+        const k = keyOf(r.subject, r.attribute, r.value_key);
+        if (groups.has(k)) continue;
+        groups.set(k, { subject: r.subject, attribute: r.attribute, key: r.value_key, ops: [{ op: "retract", at }] });
+      }
+    }
+    const subjects = [...new Set([...groups.values()].map((g) => g.subject))];
+    const current = new Map<string, Stored[]>();
+    for (let i = 0; i < subjects.length; i += CHUNK) {
+      const r = await tx.query<{ fact_id: number; subject: string; attribute: string; value_key: string; value: unknown; vf: number; vt: number | null }>(
+        `SELECT fact_id, subject, attribute, value_key, value,
+                (extract(epoch FROM valid_from) * 1000)::float8 AS vf,
+                CASE WHEN valid_to = 'infinity' THEN NULL ELSE (extract(epoch FROM valid_to) * 1000)::float8 END AS vt
+           FROM fact WHERE recorded_to = 'infinity' AND subject = ANY ($1::text[])`,
+        [subjects.slice(i, i + CHUNK)],
+      );
+      for (const row of r.rows) {
+        const k = keyOf(row.subject, row.attribute, row.value_key);
+        if (!groups.has(k)) continue;
+        const list = current.get(k) ?? [];
+        list.push({ id: Number(row.fact_id), from: Number(row.vf), to: toMs(row.vt), value: row.value });
+        current.set(k, list);
+      }
+    }
+
+    const close: number[] = [];
+    const add = { s: [] as string[], a: [] as string[], k: [] as string[], v: [] as string[], f: [] as number[], t: [] as (number | null)[] };
+    let unchanged = 0;
+    for (const [k, g] of groups) {
+      const prev = current.get(k) ?? [];
+      const next = applyOps(prev, g.ops);
+      const d = diffPieces(prev, next);
+      if (d.close.length === 0 && d.add.length === 0) unchanged += 1;
+      for (const p of d.close) close.push(p.id);
+      for (const p of d.add) {
+        add.s.push(g.subject);
+        add.a.push(g.attribute);
+        add.k.push(g.key);
+        add.v.push(JSON.stringify(p.value));
+        add.f.push(p.from);
+        add.t.push(Number.isFinite(p.to) ? p.to : null);
+      }
+    }
+    for (let i = 0; i < close.length; i += CHUNK) {
+      await tx.query("SELECT demesne_supersede($1::bigint[])", [close.slice(i, i + CHUNK)]);
+    }
+    for (let i = 0; i < add.s.length; i += CHUNK) {
+      const sl = <T>(a: T[]) => a.slice(i, i + CHUNK);
+      await tx.query(
+        `INSERT INTO fact (subject, attribute, value_key, value, valid_from, valid_to, batch, actor, reason)
+         SELECT s, a, k, v::jsonb, to_timestamp(f / 1000.0), coalesce(to_timestamp(t / 1000.0), 'infinity'), $7, $8, $9
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[]) AS x(s, a, k, v, f, t)`,
+        [sl(add.s), sl(add.a), sl(add.k), sl(add.v), sl(add.f), sl(add.t), batchId, input.actor ?? null, input.reason ?? null],
+      );
+    }
+    await tx.query(
+      `INSERT INTO batch (id, input_sha256, kind, stack, update_id, complete, facts_added, facts_closed)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [batchId, input.inputSha256, input.kind, input.stack ?? null, input.updateId ?? null, input.complete, add.s.length, close.length],
+    );
+    return { batchId, duplicate: false, factsAdded: add.s.length, factsClosed: close.length, factsUnchanged: unchanged };
+  });
+}
+
+export const sha256Hex = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
+export type { Queryable };

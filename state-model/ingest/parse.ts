@@ -1,0 +1,95 @@
+import { findNodeAtLocation, parseTree, type Node, type ParseError } from "jsonc-parser";
+import type { z } from "zod";
+import { InputError } from "./errors";
+
+export type Kind = "events" | "preview" | "export" | "plan";
+export const KINDS: readonly Kind[] = ["events", "preview", "export", "plan"];
+
+export interface Doc {
+  kind: Kind;
+  /** The events (kind events) or the one document, with the 1-based line each starts on. */
+  items: { line: number; value: unknown }[];
+  /** For documents: maps a JSON path to its line. */
+  lineOf(path: (string | number)[]): number | undefined;
+}
+
+const lineAt = (text: string, offset: number) => text.slice(0, offset).split("\n").length;
+
+function strictJson(text: string, firstLine: number): { value: unknown; tree: Node } {
+  const errors: ParseError[] = [];
+  const tree = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
+  if (errors.length || !tree) {
+    const off = errors[0]?.offset ?? text.length;
+    throw new InputError(firstLine + lineAt(text, off) - 1, undefined, "broken JSON (truncated or malformed)");
+  }
+  return { value: JSON.parse(text) as unknown, tree };
+}
+
+function kindOfObject(o: Record<string, unknown>): Kind | undefined {
+  if ("sequence" in o && "timestamp" in o) return "events";
+  if ("deployment" in o && "version" in o) return "export";
+  if ("resourcePlans" in o) return "plan";
+  if ("steps" in o || "changeSummary" in o) return "preview";
+  return undefined;
+}
+
+/** Recognises the kind (or checks the one asked for) and parses; text before a document is skipped. */
+export function parseInput(text: string, want?: Kind): Doc {
+  const lines = text.split("\n");
+  const first = lines.findIndex((l) => l.trim().startsWith("{"));
+  if (first < 0) throw new InputError(undefined, undefined, "no JSON found: expected engine events, a preview, a stack export or a plan");
+  const firstLine = lines[first]!.trim();
+  let looksNdjson = false;
+  try {
+    const o = JSON.parse(firstLine) as Record<string, unknown>;
+    looksNdjson = kindOfObject(o) === "events";
+  } catch {
+    /* a multi-line document */
+  }
+  if (looksNdjson) {
+    const items: Doc["items"] = [];
+    lines.forEach((l, i) => {
+      if (i < first || l.trim() === "") return;
+      let v: unknown;
+      try {
+        v = JSON.parse(l);
+      } catch {
+        throw new InputError(i + 1, undefined, "broken JSON in the event stream (truncated or malformed line)");
+      }
+      items.push({ line: i + 1, value: v });
+    });
+    if (want && want !== "events") throw new InputError(first + 1, undefined, `expected ${want}, found an engine event stream`);
+    return { kind: "events", items, lineOf: () => undefined };
+  }
+  const body = lines.slice(first).join("\n");
+  const { value, tree } = strictJson(body, first + 1);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InputError(first + 1, undefined, "expected a JSON object");
+  }
+  const kind = kindOfObject(value as Record<string, unknown>);
+  if (!kind) {
+    throw new InputError(first + 1, undefined, "unknown kind: not engine events, a preview (steps), a stack export (deployment) or a plan (resourcePlans)");
+  }
+  if (want && want !== kind) throw new InputError(first + 1, undefined, `expected ${want}, found ${kind}`);
+  return {
+    kind,
+    items: [{ line: first + 1, value }],
+    lineOf: (p) => {
+      for (let n = p.length; n >= 0; n--) {
+        const node = findNodeAtLocation(tree, p.slice(0, n));
+        if (node) return first + lineAt(body, node.offset);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Validates with zod; the first problem becomes an InputError naming its line and field path. */
+export function check<T>(schema: z.ZodType<T>, v: unknown, line: number | undefined, lineOf?: (p: (string | number)[]) => number | undefined, prefix: (string | number)[] = []): T {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const path = [...prefix, ...(issue.path as (string | number)[])];
+  const field = path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
+  throw new InputError(lineOf?.(path) ?? line, field || undefined, issue.message);
+}

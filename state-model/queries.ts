@@ -1,0 +1,121 @@
+import type { Queryable } from "./db/store";
+import { canonicalJson } from "./facts/canonical";
+import { PersonalData } from "./facts/personal";
+
+/** One stored version of a fact, readable (personal data opened, or `[erased]`). */
+export interface FactRow {
+  subject: string;
+  kind: string;
+  attribute: string;
+  key: string;
+  value: unknown;
+  validFrom: string;
+  validTo: string | null;
+  recordedFrom: string;
+  recordedTo: string | null;
+  batch: string;
+  actor: string | null;
+  reason: string | null;
+}
+
+const COLS = `f.subject, v.kind, f.attribute, f.value_key, f.value, f.batch, f.actor, f.reason,
+  to_char(f.valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS valid_from,
+  CASE WHEN f.valid_to = 'infinity' THEN NULL ELSE to_char(f.valid_to AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS valid_to,
+  to_char(f.recorded_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_from,
+  CASE WHEN f.recorded_to = 'infinity' THEN NULL ELSE to_char(f.recorded_to AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END AS recorded_to`;
+
+interface Raw {
+  subject: string;
+  kind: string;
+  attribute: string;
+  value_key: string;
+  value: unknown;
+  batch: string;
+  actor: string | null;
+  reason: string | null;
+  valid_from: string;
+  valid_to: string | null;
+  recorded_from: string;
+  recorded_to: string | null;
+}
+
+async function readable(db: Queryable, rows: Raw[]): Promise<FactRow[]> {
+  const pd = new PersonalData(db);
+  const out: FactRow[] = [];
+  for (const r of rows) {
+    out.push({
+      subject: r.subject,
+      kind: r.kind,
+      attribute: r.attribute,
+      key: r.value_key,
+      value: await pd.open(r.value),
+      validFrom: r.valid_from,
+      validTo: r.valid_to,
+      recordedFrom: r.recorded_from,
+      recordedTo: r.recorded_to,
+      batch: r.batch,
+      actor: r.actor,
+      reason: r.reason,
+    });
+  }
+  return out;
+}
+
+/** A time for a query: an ISO-8601 string or Date; undefined means now (the transaction's now()). */
+export type When = string | Date | undefined;
+const ts = (w: When) => (w === undefined ? null : w instanceof Date ? w.toISOString() : w);
+
+/**
+ * The fleet (or one subject) as it was at valid time `validAt`, as the store knew it at `knownAt`.
+ * Served by the exclusion constraint's GiST index (subject, valid, recorded).
+ */
+export async function asOf(db: Queryable, q: { subject?: string; validAt?: When; knownAt?: When }): Promise<FactRow[]> {
+  const r = await db.query<Raw>(
+    `SELECT ${COLS} FROM fact f JOIN vertex v ON v.id = f.subject
+      WHERE f.valid @> coalesce($1::timestamptz, now()) AND f.recorded @> coalesce($2::timestamptz, now())
+        AND ($3::text IS NULL OR f.subject = $3)
+      ORDER BY f.subject, f.attribute, f.value_key`,
+    [ts(q.validAt), ts(q.knownAt), q.subject ?? null],
+  );
+  return readable(db, r.rows);
+}
+
+/** Every stored version of a subject's facts (or one attribute), oldest recording first. */
+export async function history(db: Queryable, q: { subject: string; attribute?: string }): Promise<FactRow[]> {
+  const r = await db.query<Raw>(
+    `SELECT ${COLS} FROM fact f JOIN vertex v ON v.id = f.subject
+      WHERE f.subject = $1 AND ($2::text IS NULL OR f.attribute = $2)
+      ORDER BY f.attribute, f.value_key, f.recorded_from, f.valid_from, f.fact_id`,
+    [q.subject, q.attribute ?? null],
+  );
+  return readable(db, r.rows);
+}
+
+export interface Change {
+  subject: string;
+  attribute: string;
+  key: string;
+  change: "added" | "removed" | "changed";
+  from?: unknown;
+  to?: unknown;
+}
+
+/** What differs between the fleet at valid time `from` and at `to`, both as known now. */
+export async function changes(db: Queryable, q: { from: When; to: When; knownAt?: When }): Promise<Change[]> {
+  const [a, b] = [await asOf(db, { validAt: q.from, knownAt: q.knownAt }), await asOf(db, { validAt: q.to, knownAt: q.knownAt })];
+  const id = (f: FactRow) => `${f.subject}\u0000${f.attribute}\u0000${f.key}`;
+  const before = new Map(a.map((f) => [id(f), f]));
+  const after = new Map(b.map((f) => [id(f), f]));
+  const out: Change[] = [];
+  for (const [k, f] of after) {
+    const old = before.get(k);
+    if (!old) out.push({ subject: f.subject, attribute: f.attribute, key: f.key, change: "added", to: f.value });
+    else if (canonicalJson(old.value) !== canonicalJson(f.value)) {
+      out.push({ subject: f.subject, attribute: f.attribute, key: f.key, change: "changed", from: old.value, to: f.value });
+    }
+  }
+  for (const [k, f] of before) {
+    if (!after.has(k)) out.push({ subject: f.subject, attribute: f.attribute, key: f.key, change: "removed", from: f.value });
+  }
+  return out.sort((x, y) => id(x as never).localeCompare(id(y as never)));
+}
