@@ -4,6 +4,8 @@ export default defineConfig({
     test: {
         include: ["test/**/*.test.ts"],
         testTimeout: 30_000,
+        // A private PostgreSQL server for the recorder suite (the same suite also runs on PGlite).
+        globalSetup: ["test/global-setup.ts"],
         // Pulumi's mock runtime is process-global: one file per worker, no shared state.
         pool: "forks",
         // The JSON report lets CI print a plain "N passed, N failed" line.

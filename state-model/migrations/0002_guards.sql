@@ -8,8 +8,9 @@ END $$;
 
 CREATE FUNCTION demesne_fact_update_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  -- Generated columns (valid, recorded) are not computed yet in a BEFORE trigger: compare the rest.
   IF OLD.recorded_to = 'infinity' AND NEW.recorded_to <> 'infinity'
-     AND (to_jsonb(NEW) - 'recorded_to' - 'recorded') = (to_jsonb(OLD) - 'recorded_to' - 'recorded') THEN
+     AND (to_jsonb(NEW) - 'recorded_to' - 'recorded' - 'valid') = (to_jsonb(OLD) - 'recorded_to' - 'recorded' - 'valid') THEN
     RETURN NEW;
   END IF;
   RAISE EXCEPTION 'demesne: UPDATE on fact is refused: only closing recorded_to of a current fact is allowed'
@@ -54,18 +55,18 @@ END $$;
 
 CREATE FUNCTION demesne_erase(p_subject_ref text, p_actor text, p_reason text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE found boolean;
+DECLARE n integer;
 BEGIN
   IF coalesce(p_actor, '') = '' OR coalesce(p_reason, '') = '' THEN
     RAISE EXCEPTION 'demesne: erasure needs an actor and a reason';
   END IF;
   PERFORM set_config('demesne.erasing', 'on', true);
   DELETE FROM subject_key WHERE subject_ref = p_subject_ref;
-  found := FOUND;
+  GET DIAGNOSTICS n = ROW_COUNT;
   PERFORM set_config('demesne.erasing', 'off', true);
   INSERT INTO erasure (subject_ref, actor, reason) VALUES (p_subject_ref, p_actor, p_reason)
     ON CONFLICT (subject_ref) DO NOTHING;
-  RETURN found;
+  RETURN n > 0;
 END $$;
 
 -- DDL on a migrated store needs the migrator's transaction-local flag; the recorder cannot ALTER anyway
