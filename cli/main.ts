@@ -62,7 +62,13 @@ const commands: Record<string, { valued: string[]; run: Handler }> = {
       }
       const at = time(p, "valid-at")?.getTime();
       return withStore(async (store) => {
-        const r = await ingest(store, text, { kind: kind as Kind | undefined, stack: str(p, "stack"), updateId: str(p, "update-id"), at });
+        const r = await ingest(store, text, {
+          kind: kind as Kind | undefined,
+          stack: str(p, "stack"),
+          updateId: str(p, "update-id"),
+          at,
+          onRecording: (k, n) => process.stderr.write(`demesne: recording ${n} fact changes from ${k} input in one transaction…\n`),
+        });
         const report = {
           kind: r.kind,
           updateId: r.updateId ?? null,

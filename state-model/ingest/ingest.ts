@@ -13,6 +13,8 @@ export interface IngestOptions {
   updateId?: string;
   /** Valid time for inputs that carry none (a preview document); default now. */
   at?: number;
+  /** Told when the input is parsed and its transaction starts (progress for people). */
+  onRecording?: (kind: Kind, ops: number) => void;
 }
 
 export interface IngestReport extends BatchResult {
@@ -42,6 +44,7 @@ export function planIngest(text: string, opts: IngestOptions = {}): BatchInput {
 /** One input, one transaction; the same input twice adds nothing. */
 export async function ingest(store: Store, text: string, opts: IngestOptions = {}): Promise<IngestReport> {
   const batch = planIngest(text, opts);
+  opts.onRecording?.(batch.kind as Kind, batch.ops.length);
   const r = await recordBatch(store, batch);
   return { ...r, kind: batch.kind as Kind, updateId: batch.updateId, stack: batch.stack, complete: batch.complete };
 }
