@@ -8,6 +8,8 @@ import type { BatchInput, BatchResult } from "./types";
 /** Serialises writers across processes and connections (PostgreSQL); PGlite is one connection anyway. */
 const WRITE_LOCK = 7_236_041;
 const CHUNK = 2_000;
+/** A batch this large refreshes planner statistics (as-of by subject must use the subject index). */
+const ANALYZE_AFTER = 1_000;
 
 interface Stored extends Piece {
   id: number;
@@ -136,6 +138,7 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
         [sl(add.s), sl(add.a), sl(add.k), sl(add.v), sl(add.f), sl(add.t), batchId, input.actor ?? null, input.reason ?? null],
       );
     }
+    if (add.s.length >= ANALYZE_AFTER) await tx.query("SELECT demesne_analyze()");
     await tx.query(
       `INSERT INTO batch (id, input_sha256, kind, stack, update_id, complete, facts_added, facts_closed)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

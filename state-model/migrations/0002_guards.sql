@@ -8,9 +8,9 @@ END $$;
 
 CREATE FUNCTION demesne_fact_update_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  -- Generated columns (valid, recorded) are not computed yet in a BEFORE trigger: compare the rest.
+  -- Generated columns (fact_key, valid, recorded) are not computed yet in a BEFORE trigger: compare the rest.
   IF OLD.recorded_to = 'infinity' AND NEW.recorded_to <> 'infinity'
-     AND (to_jsonb(NEW) - 'recorded_to' - 'recorded' - 'valid') = (to_jsonb(OLD) - 'recorded_to' - 'recorded' - 'valid') THEN
+     AND (to_jsonb(NEW) - 'recorded_to' - 'recorded' - 'valid' - 'fact_key') = (to_jsonb(OLD) - 'recorded_to' - 'recorded' - 'valid' - 'fact_key') THEN
     RETURN NEW;
   END IF;
   RAISE EXCEPTION 'demesne: UPDATE on fact is refused: only closing recorded_to of a current fact is allowed'
@@ -94,3 +94,14 @@ GRANT SELECT, INSERT ON vertex, fact, batch, audit_log, subject_key, erasure TO 
 GRANT SELECT ON installation TO demesne_recorder;
 GRANT USAGE ON SEQUENCE fact_fact_id_seq TO demesne_recorder;
 GRANT EXECUTE ON FUNCTION demesne_supersede(bigint[]), demesne_erase(text, text, text) TO demesne_recorder;
+
+-- Planner statistics after a large batch (the embedded store has no autovacuum); the recorder owns nothing,
+-- so it asks through this function.
+CREATE FUNCTION demesne_analyze() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  ANALYZE fact;
+  ANALYZE vertex;
+END $$;
+REVOKE ALL ON FUNCTION demesne_analyze() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION demesne_analyze() TO demesne_recorder;

@@ -1,0 +1,150 @@
+/**
+ * `npm run bench`: the recorder on a synthetic fleet, on PGlite and on PostgreSQL side by side.
+ * Prints ratios measured in this run (never absolute gates):
+ *   - ingest facts/s as a ratio to a raw bulk insert of the same rows into an unconstrained table;
+ *   - p50/p99 of a one-host as-of query and of a whole-fleet as-of count.
+ * Options: --hosts N (default 1000) --facts N per host (default 200) --revisions N (default 10)
+ *          --backends pglite,postgres
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { openFleetStore } from "../../state-model/db/open";
+import { openPglite } from "../../state-model/db/pglite";
+import { openPostgres } from "../../state-model/db/postgres";
+import type { Store } from "../../state-model/db/store";
+import { recordBatch, sha256Hex } from "../../state-model/facts/writer";
+import type { BatchInput, FactOp } from "../../state-model/facts/types";
+import { asOf } from "../../state-model/queries";
+import { startPostgres } from "../helpers/postgres-server";
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : def;
+};
+const HOSTS = Number(arg("hosts", "1000"));
+const FACTS = Number(arg("facts", "200"));
+const REVISIONS = Number(arg("revisions", "10"));
+const BACKENDS = arg("backends", "pglite,postgres").split(",");
+const T0 = Date.parse("2026-06-01T00:00:00Z");
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function revision(r: number): BatchInput {
+  const ops: FactOp[] = [];
+  const vertices = [];
+  for (let h = 0; h < HOSTS; h++) {
+    const subject = `host:bench-${h}`;
+    vertices.push({ id: subject, kind: "host" as const });
+    for (let f = 0; f < FACTS; f++) {
+      // Revision 0 writes everything; later ones change 5% of each host's facts.
+      if (r > 0 && (f + r * 7) % 20 !== 0) continue;
+      const attribute = f < FACTS / 2 ? `attr-${f}` : "package";
+      const key = f < FACTS / 2 ? "" : `pkg-${f}`;
+      ops.push({ subject, attribute, key, op: "assert", at: T0 + r * 3_600_000, value: { v: `${f}.${r}`, arch: "amd64" } });
+    }
+  }
+  return { kind: "bench", inputSha256: sha256Hex(`bench-${HOSTS}-${FACTS}-${r}-${Date.now()}`), complete: true, vertices, ops };
+}
+
+async function rawInsert(admin: Store, rows: number): Promise<number> {
+  await admin.exec(`BEGIN; SET LOCAL demesne.migrating = 'on';
+    DROP TABLE IF EXISTS bench_raw;
+    CREATE TABLE bench_raw (subject text, attribute text, value_key text, value jsonb, valid_from timestamptz, valid_to timestamptz,
+      recorded_from timestamptz DEFAULT now(), recorded_to timestamptz DEFAULT 'infinity', batch text); COMMIT;`);
+  const CH = 2000;
+  const start = performance.now();
+  await admin.transaction(async (tx) => {
+    for (let i = 0; i < rows; i += CH) {
+      const n = Math.min(CH, rows - i);
+      const s: string[] = [], a: string[] = [], k: string[] = [], v: string[] = [], f: number[] = [];
+      for (let j = 0; j < n; j++) {
+        const x = i + j;
+        s.push(`host:bench-${Math.floor(x / FACTS)}`);
+        a.push(`attr-${x % FACTS}`);
+        k.push("");
+        v.push(JSON.stringify({ v: `${x}`, arch: "amd64" }));
+        f.push(T0);
+      }
+      await tx.query(
+        `INSERT INTO bench_raw (subject, attribute, value_key, value, valid_from, valid_to, batch)
+         SELECT s, a, k, v::jsonb, to_timestamp(f / 1000.0), 'infinity', 'raw' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS x(s, a, k, v, f)`,
+        [s, a, k, v, f],
+      );
+    }
+  });
+  const secs = (performance.now() - start) / 1000;
+  await admin.exec(`BEGIN; SET LOCAL demesne.migrating = 'on'; DROP TABLE bench_raw; COMMIT;`);
+  return rows / secs;
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+async function bench(backend: string) {
+  let pgStop: (() => void) | undefined;
+  let store: Store;
+  let openAdmin: () => Promise<Store>;
+  if (backend === "pglite") {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "demesne-bench-"));
+    store = await openFleetStore({ stateDir: dir, databaseUrl: "" });
+    openAdmin = async () => {
+      await store.close();
+      return openPglite(dir, "postgres");
+    };
+  } else {
+    let url = process.env.DATABASE_URL;
+    if (!url) {
+      const pg = await startPostgres();
+      pgStop = pg.stop;
+      url = pg.adminUrl;
+    }
+    store = await openFleetStore({ databaseUrl: url });
+    openAdmin = () => openPostgres(url!);
+  }
+  log(`[${backend}] ingesting ${HOSTS} hosts × ${FACTS} facts, then ${REVISIONS} revisions…`);
+  let facts = 0;
+  const t = performance.now();
+  for (let r = 0; r <= REVISIONS; r++) {
+    const res = await recordBatch(store, revision(r));
+    facts += res.factsAdded;
+    log(`[${backend}]   revision ${r}: ${res.factsAdded} added, ${res.factsClosed} superseded`);
+  }
+  const ingestRate = facts / ((performance.now() - t) / 1000);
+
+  const one: number[] = [];
+  const fleet: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const validAt = new Date(T0 + ((i % REVISIONS) + 0.5) * 3_600_000);
+    let s = performance.now();
+    await asOf(store, { subject: `host:bench-${(i * 37) % HOSTS}`, validAt });
+    one.push(performance.now() - s);
+    if (i < 40) {
+      s = performance.now();
+      await store.query("SELECT count(*) FROM fact WHERE valid @> $1::timestamptz AND recorded @> now()", [validAt.toISOString()]);
+      fleet.push(performance.now() - s);
+    }
+  }
+  const admin = await openAdmin();
+  const rawRate = await rawInsert(admin, Math.min(facts, HOSTS * FACTS));
+  await admin.close();
+  if (backend === "postgres") await store.close();
+  pgStop?.();
+  return { backend, facts, ingestRate, rawRate, one, fleet };
+}
+
+(async () => {
+  const results = [];
+  for (const b of BACKENDS) results.push(await bench(b));
+  const f = (n: number) => n.toFixed(2);
+  console.log(`\nrecorder benchmark: ${HOSTS} hosts × ${FACTS} facts + ${REVISIONS} revisions (same run, same machine)`);
+  console.log("backend   facts     ingest/raw   one-host as-of p50/p99 ms   fleet as-of count p50/p99 ms");
+  for (const r of results) {
+    console.log(
+      `${r.backend.padEnd(9)} ${String(r.facts).padEnd(9)} ${f(r.ingestRate / r.rawRate).padEnd(12)} ${`${f(pct(r.one, 50))} / ${f(pct(r.one, 99))}`.padEnd(27)} ${f(pct(r.fleet, 50))} / ${f(pct(r.fleet, 99))}`,
+    );
+  }
+  console.log("ingest/raw: recorder facts/s (constraint, guards, history) over a plain bulk insert of the same rows; targets ≥ 0.5,");
+  console.log("one-host p99 < 5 ms and fleet < 100 ms on PostgreSQL are judged by a person, not gated.");
+})().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
