@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Queryable, Store } from "./db/store";
 import { IntegrityError } from "./db/store";
-import { canonicalJson } from "./facts/canonical";
+import { canonicalJson } from "../components/model/hash";
 import { dataSubjectOf } from "./facts/personal";
 import { redactSecrets } from "./facts/redact";
 

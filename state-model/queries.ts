@@ -1,5 +1,5 @@
 import type { Queryable } from "./db/store";
-import { canonicalJson } from "./facts/canonical";
+import { canonicalJson } from "../components/model/hash";
 import { PersonalData } from "./facts/personal";
 
 /** One stored version of a fact, readable (personal data opened, or `[erased]`). */

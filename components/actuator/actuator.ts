@@ -63,8 +63,11 @@ export class Actuator extends pulumi.ComponentResource {
         this.contentHash = id.contentHash;
         this.approvalToken = id.token;
 
+        // The operator's token (not the computed one) rides in the triggers: the policy pack recomputes
+        // what it must be from the step's URN and content and refuses a step that lacks it.
+        const given = id.token !== undefined ? args.context.approvals[id.approvalKey] ?? "none" : undefined;
         this.command = remoteStep(args.step.name, args.step.script, {
-            ...args, triggers: [`content:${id.contentHash}`, ...(id.token ? [`approval:${id.token}`] : [])],
+            ...args, triggers: [`content:${id.contentHash}`, ...(given !== undefined ? [`approval:${given}`] : [])],
         }, { parent: this, dependsOn: opts?.dependsOn });
         this.changed = pulumi.unsecret(this.command.stdout.apply(parseChanged));
 

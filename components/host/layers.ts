@@ -1,6 +1,7 @@
 // The layers of one host as plain step specs (pure: no resources), in the order they run.
 // Rendering lives in ../render; this file decides which layers a host gets and with what.
 import { StepSpec } from "../actuator/steps";
+import { secretParamsOf } from "../model/layer-params";
 import { ResolvedHost, StackConfig } from "../config/load";
 import { LAYER_SCRIPT_NAMES, computeScriptCatalogue, runnerScript } from "./scripts";
 import { renderSshDropin, sshdExpectations } from "../render/sshd";
@@ -27,11 +28,6 @@ export const DOCKER_DAEMON = {
     "log-opts": { "max-size": "20m", "max-file": "5" },
 };
 
-/** Secret parameters a layer needs, by layer; values are bound by the Host component. */
-export const LAYER_SECRET_PARAMS = {
-    tailscale: ["AUTH_KEY"],
-    coolify: ["ROOT_ENV"],
-} as const;
 
 export function allowUsers(cfg: StackConfig, host: ResolvedHost): string[] {
     return [...new Set([cfg.deployUser, host.bootstrapUser, ...cfg.adminUsers])];
@@ -64,7 +60,7 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             APT_KEY_SHA256: cfg.tailnet.aptKeySha256,
             TAGS: TAILNET_TAGS.servers,
             HOSTNAME: host.name,
-        }, { secretParams: [...LAYER_SECRET_PARAMS.tailscale] }),
+        }, { secretParams: [...secretParamsOf("tailscale")] }),
         step("firewall", {
             AFTER_BLOCK: renderDockerUserBlock(ufw),
             USER_RULES: renderUserRules(ufw),
@@ -83,7 +79,7 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             INSTALLER_SHA256: cfg.coolify.installerSha256,
             CUSTOM_COMPOSE: renderCoolifyOverride(),
             SERVE_PORT: String(cfg.coolify.servePort),
-        }, { secretParams: [...LAYER_SECRET_PARAMS.coolify] }));
+        }, { secretParams: [...secretParamsOf("coolify")] }));
     }
     if (cfg.gpuTier && host.gpu) {
         steps.push(step("nvidia", { PACKAGES: NVIDIA_PACKAGES.join(" ") }));

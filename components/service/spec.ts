@@ -1,6 +1,7 @@
 // Turns a service from config into a compose project, its env file's secret references and a
 // step spec. Built-in kinds add their fixed settings; `custom` is the template for a new one.
 import { StepSpec } from "../actuator/steps";
+import { secretParamsOf } from "../model/layer-params";
 import { StackConfig } from "../config/load";
 import { ServiceConfig } from "../config/schema";
 import { ComposeProject, ComposeService } from "../model/compose";
@@ -133,7 +134,7 @@ export function planService(cfg: StackConfig, s: ServiceConfig): ServicePlan {
             CONFIG_FILE: configFile,
             SERVE: exposure ? `${exposure.port} ${exposure.localPort}\n` : "",
         },
-        secretParams: ["ENV_FILE"],
+        secretParams: [...secretParamsOf("service")],
         runAs: "deploy",
         parentTypes: [TYPES.Service],
     };

@@ -1,4 +1,4 @@
-import { canonicalJson } from "./canonical";
+import { canonicalJson } from "../../components/model/hash";
 
 /**
  * One fact's valid-time history as currently known: non-overlapping pieces [from, to) in ms since the epoch

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { Queryable, Store } from "../db/store";
 import { PersonalData, dataSubjectOf } from "./personal";
 import { redactSecrets } from "./redact";
@@ -148,5 +147,5 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
   });
 }
 
-export const sha256Hex = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
+export { sha256Hex } from "../../components/model/hash";
 export type { Queryable };

@@ -9,6 +9,9 @@ export interface Registration {
     inputs: Record<string, unknown>;
     /** Top-level input names that arrived as secrets. */
     secretInputs: string[];
+    /** The URN the engine would give it, and its parent's ("" for the stack's children at top). */
+    urn?: string;
+    parent?: string;
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -45,6 +48,25 @@ export async function recordRegistrations(opts: { dryRun: boolean; stack?: strin
             throw new Error(`unmocked invoke: ${args.token}`);
         },
     }, "demesne", opts.stack ?? "control", opts.dryRun);
+    // The mocks API does not tell newResource the parent; the monitor's request does.
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+        registerResource(req: { getParent(): string; getType(): string; getName(): string }, cb: unknown): Promise<void>;
+        newUrn(parent: string, type: string, name: string): string;
+    };
+    // The mock's URNs keep only the parent's last type; the engine's keep the whole chain. Record both.
+    const engineUrn = new Map<string, string>();
+    const original = monitor.registerResource.bind(monitor);
+    monitor.registerResource = async (req, cb) => {
+        const mockUrn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+        const parent = req.getParent() ? engineUrn.get(req.getParent()) ?? "" : "";
+        const chain = parent ? `${parent.split("::")[2]}$${req.getType()}` : req.getType();
+        const urn = `urn:pulumi:${opts.stack ?? "control"}::demesne::${chain}::${req.getName()}`;
+        engineUrn.set(mockUrn, urn);
+        const done = original(req, cb);
+        const reg = registrations.find((r) => r.type === req.getType() && r.name === req.getName() && r.urn === undefined);
+        if (reg) Object.assign(reg, { urn, parent });
+        return done;
+    };
     return registrations;
 }
 
