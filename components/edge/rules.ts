@@ -1,7 +1,7 @@
 // The OVH edge firewall rules for one public IPv4 (host-and-stack §6). Stateless, first match
 // wins, at most 20 rules: permit established, ICMP, SSH from the admin ranges, optionally
 // Tailscale's direct UDP, then deny everything at sequence 19.
-import { NEVER_PUBLIC_PORT_NUMBERS, SSH_PORT, TAILSCALE_DIRECT_UDP_PORT } from "../model/ports";
+import { EDGE_FINAL_DENY_SEQUENCE, NEVER_PUBLIC_PORT_NUMBERS, SSH_PORT, TAILSCALE_DIRECT_UDP_PORT } from "../model/ports";
 
 export interface EdgeRule {
     sequence: number;
@@ -12,7 +12,7 @@ export interface EdgeRule {
     tcpOption?: "established" | "syn";
 }
 
-export const FINAL_DENY_SEQUENCE = 19;
+export const FINAL_DENY_SEQUENCE = EDGE_FINAL_DENY_SEQUENCE;
 
 export function renderEdgeRules(args: { adminRanges: string[]; directUdp: boolean }): EdgeRule[] {
     const v4 = args.adminRanges.filter((r) => !r.includes(":"));

@@ -31,3 +31,6 @@ export const LOOPBACK_BIND_ADDRESSES: readonly string[] = ["127.0.0.1", "::1"];
 export function isLoopback(address: string): boolean {
     return LOOPBACK_BIND_ADDRESSES.includes(address);
 }
+
+/** OVH's IP firewall has 20 rules (0-19), first match wins: the last one denies everything. */
+export const EDGE_FINAL_DENY_SEQUENCE = 19;
