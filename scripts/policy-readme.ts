@@ -22,6 +22,7 @@ export function renderPolicyReadme(): string {
         "",
         "```sh",
         "(cd policy-pack && npm install)       # once: @pulumi/policy and @pulumi/pulumi for the pack",
+        "npm run pack:policy                  # or: a self-contained tarball (the shared model compiled inside)",
         "pulumi preview --policy-pack policy-pack --policy-pack-config policy-pack/config.json",
         "npx vitest run test/policy-pack       # the unit layer: each policy against the shipped stack and its mutations",
         "```",
