@@ -1,6 +1,8 @@
 // Least-privilege sudo (host-and-stack §7, praxis invariant 9): the deploy user may run one
 // exact command, the root-owned runner, with no arguments. Never `NOPASSWD: ALL`.
 
+import { UNRESTRICTED_SUDO } from "../model/sudo";
+
 export const RUNNER_PATH = "/usr/local/sbin/demesne-run";
 export const SCRIPT_ALLOWLIST_PATH = "/etc/demesne/scripts.allow";
 
@@ -17,7 +19,4 @@ export function renderSudoers(deployUser: string): string {
 }
 
 /** Sudoers rules that hand out unrestricted root; refused in any sudoers content we render. */
-export const UNRESTRICTED_SUDO_PATTERNS: readonly RegExp[] = [
-    /NOPASSWD:\s*ALL\b/,
-    /ALL\s*=\s*\(\s*ALL(\s*:\s*ALL)?\s*\)\s*(NOPASSWD:\s*)?ALL\b/,
-];
+export const UNRESTRICTED_SUDO_PATTERNS: readonly RegExp[] = UNRESTRICTED_SUDO.map((u) => u.pattern);

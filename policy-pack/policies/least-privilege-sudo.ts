@@ -1,11 +1,7 @@
+import { unrestrictedSudoIn } from "../../components/model/sudo";
 import type { DemesneStackPolicy } from "../lib/metadata";
 import { decodeStdin, isCommand } from "../lib/steps";
 
-const BROAD = [
-    { re: /NOPASSWD\s*:\s*ALL\b/, what: "NOPASSWD: ALL" },
-    { re: /\bALL\s*=\s*\(\s*ALL(\s*:\s*ALL)?\s*\)\s*(NOPASSWD\s*:\s*)?ALL\b/, what: "ALL=(ALL) ALL" },
-    { re: /^\s*[^#\s]+\s+ALL\s*=\s*ALL\b/m, what: "ALL=ALL" },
-];
 
 /** praxis invariant 9: no step installs broad sudo. */
 export const leastPrivilegeSudo: DemesneStackPolicy = {
@@ -22,8 +18,7 @@ export const leastPrivilegeSudo: DemesneStackPolicy = {
             if ("error" in step) continue;
             for (const [name, value] of Object.entries(step.params)) {
                 if (!/SUDOERS/.test(name) && !/^\s*(Defaults|[%\w.-]+\s+\S+\s*=)/m.test(value)) continue;
-                const body = value.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n");
-                for (const b of BROAD) if (b.re.test(body)) report(`${r.name}: parameter ${name} grants ${b.what}`, r.urn);
+                for (const what of unrestrictedSudoIn(value)) report(`${r.name}: parameter ${name} grants ${what}`, r.urn);
             }
             const create = String(r.props.create ?? "");
             if (/NOPASSWD\s*:\s*ALL|sudoers/.test(create)) report(`${r.name}: its command line edits sudo rights`, r.urn);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The sandboxed test host's root filesystem: Debian bookworm made with debootstrap from the mirror this
+# machine's apt already uses, cached outside the work tree (keyed by the package list) and used read-only as
+# the lower layer of each test host's overlay. Prints the directory.
+#   test/host/rootfs.sh            build if missing (progress on stderr), print the path
+set -euo pipefail
+
+PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep
+SUITE=bookworm
+KEY=$(printf '%s %s' "$SUITE" "$PACKAGES" | sha256sum | cut -c1-12)
+CACHE=${DEMESNE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/demesne}/rootfs
+DIR=$CACHE/$SUITE-$KEY
+log() { printf '[rootfs] %s\n' "$*" >&2; }
+
+[[ $(id -u) == 0 ]] || { log "error: building the test host needs root (debootstrap, overlay mounts, network namespaces)"; exit 1; }
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9
+if [[ -f $DIR/.complete ]]; then
+  echo "$DIR"
+  exit 0
+fi
+command -v debootstrap >/dev/null || { log "error: debootstrap is missing: apt-get install -y debootstrap"; exit 1; }
+
+# The mirror apt uses here (deb822 .sources first, then one-line sources.list).
+mirror=""
+for f in /etc/apt/sources.list.d/*.sources; do
+  [[ -f $f ]] || continue
+  mirror=$(awk -v s="$SUITE" '
+    /^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == s) found = uri }
+    /^$/ { if (found) { print found; exit } } END { if (found) print found }' "$f" | head -n 1)
+  [[ -n $mirror ]] && break
+done
+if [[ -z $mirror && -f /etc/apt/sources.list ]]; then
+  mirror=$(awk -v s="$SUITE" '$1 == "deb" && $3 == s { print $2; exit }' /etc/apt/sources.list)
+fi
+[[ -n $mirror ]] || { log "error: no apt source for $SUITE found in /etc/apt; cannot run debootstrap"; exit 1; }
+
+tmp=$(mktemp -d "$CACHE/.build-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+log "debootstrap $SUITE ($PACKAGES) into the cache; about a minute"
+start=$SECONDS
+debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp/root" "$mirror" >"$tmp/log" 2>&1 ||
+  { tail -n 20 "$tmp/log" >&2; log "error: debootstrap failed"; exit 1; }
+rm -rf "$tmp/root/var/cache/apt/archives/"*.deb
+rm -rf "$DIR"
+mv "$tmp/root" "$DIR"
+touch "$DIR/.complete"
+log "built in $((SECONDS - start))s: $DIR"
+echo "$DIR"
