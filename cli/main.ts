@@ -13,6 +13,7 @@ import { ingest } from "../state-model/ingest/ingest";
 import { KINDS, type Kind } from "../state-model/ingest/parse";
 import { asOf, changes, history } from "../state-model/queries";
 import { parseArgs, str, time, type Parsed } from "./args";
+import { bless, drift, DRIFT_VALUED, observe } from "./drift-commands";
 import { EXIT, Refused, UsageError } from "./exit";
 import { Output, table } from "./output";
 
@@ -24,6 +25,9 @@ const USAGE = `usage: demesne <command> [options] [--json]
   changes --from T1 --to T2 [--known-at T]
   correct <subject> <attr> <value-json> --actor A --reason R [--key K] [--valid-from T] [--valid-to T]
   erase <data-subject> --actor A --reason R
+  observe          [--stack S] [--host H,…] [--identity KEY]   (read-only probes over SSH as the observer)
+  drift            [--stack S] [--host H,…] [--against desired|baseline:NAME] [--ignore FILE]
+  baseline bless NAME [--stack S] [--host H,…] [--reason R]
   audit verify [--anchor FILE]
   audit anchor            (prints the chain head; keep it outside the store)
   db migrate              (as the schema owner; DATABASE_URL)
@@ -177,6 +181,37 @@ const commands: Record<string, { valued: string[]; run: Handler }> = {
         return r.erased ? EXIT.ok : EXIT.refused;
       });
     },
+  },
+  observe: {
+    valued: DRIFT_VALUED,
+    run: (p, out) =>
+      withStore(async (store) => {
+        const { code, observations } = await observe(p, out, store, actorOf(p));
+        await auditAppend(store, {
+          actor: actorOf(p), action: "observe",
+          params: { stack: str(p, "stack") ?? null, hosts: observations.map((o) => ({ host: o.host, reachable: o.reachable, output: o.outputSha256 })) },
+          output: out.text(),
+        });
+        return code;
+      }),
+  },
+  drift: {
+    valued: DRIFT_VALUED,
+    run: (p, out) =>
+      withStore(async (store) => {
+        const code = await drift(p, out, store, actorOf(p));
+        await auditAppend(store, { actor: actorOf(p), action: "drift", params: { stack: str(p, "stack") ?? null, against: str(p, "against") ?? "desired", exitCode: code }, output: out.text() });
+        return code;
+      }),
+  },
+  baseline: {
+    valued: DRIFT_VALUED,
+    run: (p, out) =>
+      withStore(async (store) => {
+        const code = await bless(p, out, store, actorOf(p));
+        await auditAppend(store, { actor: actorOf(p), action: "baseline bless", params: { name: p.positional[1], reason: str(p, "reason") ?? null }, output: out.text() });
+        return code;
+      }),
   },
   audit: {
     valued: ["anchor"],

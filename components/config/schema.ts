@@ -130,6 +130,8 @@ export const configSchema = z.object({
     dockerSubnets: z.array(cidr).default(["172.17.0.0/16"]),
     sshPublicKeys: z.array(z.string().regex(AUTHORIZED_KEY, { message: "expected an OpenSSH public key line" }))
         .min(1, { message: "the deploy user needs at least one public key" }),
+    /** The observer's public keys (`demesne observe`): forced onto the read-only probe script. */
+    observerPublicKeys: z.array(z.string().regex(AUTHORIZED_KEY, { message: "expected an OpenSSH public key line" })).default([]),
     tailnet: z.object({
         admins: z.array(z.string().email({ message: "expected a tailnet login (an email address)" })).min(1),
         authKeyExpirySeconds: z.number().int().min(300).max(7776000).default(3600),

@@ -10,6 +10,7 @@ import { renderDockerUserBlock, renderUfwDefaults, renderUser6Rules, renderUserR
 import { renderCoolifyOverride } from "../render/coolify";
 import { TAILNET_TAGS } from "../model/segmentation";
 import { TYPES } from "../model/types";
+import { OBSERVER_USER, renderObserveScript, renderObserverAuthorizedKey, renderObserverSudoers } from "../model/observer";
 
 export const BASELINE_PACKAGES = [
     "ca-certificates", "curl", "iproute2", "jq", "openssh-server", "sudo", "ufw", "unattended-upgrades",
@@ -30,7 +31,8 @@ export const DOCKER_DAEMON = {
 
 
 export function allowUsers(cfg: StackConfig, host: ResolvedHost): string[] {
-    return [...new Set([cfg.deployUser, host.bootstrapUser, ...cfg.adminUsers])];
+    // The observer logs in too, but its key can only run the read-only probe script.
+    return [...new Set([cfg.deployUser, host.bootstrapUser, ...cfg.adminUsers, OBSERVER_USER])];
 }
 
 export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[] {
@@ -48,6 +50,10 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             RUNNER: runnerScript().text,
             ALLOWLIST: `${LAYER_SCRIPT_NAMES.filter((n) => n !== "baseline").map((n) => catalogue[n]).join("\n")}\n`,
             SUDOERS: renderSudoers(cfg.deployUser),
+            OBSERVER_USER,
+            OBSERVER_KEYS: cfg.observerPublicKeys.map(renderObserverAuthorizedKey).join(""),
+            OBSERVE_SCRIPT: renderObserveScript(),
+            OBSERVER_SUDOERS: renderObserverSudoers(),
         }, { runAs: "bootstrap" }),
         step("ssh", {
             DROPIN: renderSshDropin({ allowUsers: allowUsers(cfg, host) }),

@@ -1,7 +1,7 @@
 /** The kinds of vertex the fleet model knows (the same list as the `vertex.kind` CHECK constraint). */
 export const VERTEX_KINDS = [
   "host", "service", "package", "storage", "network", "identity", "alert",
-  "resource", "step", "finding", "update", "diagnostic", "stack",
+  "resource", "step", "finding", "update", "diagnostic", "stack", "baseline",
 ] as const;
 export type VertexKind = (typeof VERTEX_KINDS)[number];
 
@@ -31,7 +31,7 @@ export interface BatchInput {
   actor?: string;
   reason?: string;
   /** A full snapshot (stack export): current subjects under this prefix that the batch lacks stop at `at`. */
-  retractMissing?: { subjectPrefix: string; at: number };
+  retractMissing?: { subjectPrefix: string; at: number; /** only the subject itself */ exact?: boolean; /** only these attributes */ attributes?: string[] };
 }
 
 export interface BatchResult {

@@ -76,11 +76,12 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
 
     if (input.retractMissing) {
       // Everything of the snapshot's scope that is true at its time but absent from it ends then.
-      const { subjectPrefix, at } = input.retractMissing;
+      const { subjectPrefix, at, exact, attributes } = input.retractMissing;
       const gone = await tx.query<{ subject: string; attribute: string; value_key: string }>(
         `SELECT DISTINCT subject, attribute, value_key FROM fact
-          WHERE recorded_to = 'infinity' AND starts_with(subject, $1) AND valid @> to_timestamp($2 / 1000.0)`,
-        [subjectPrefix, at],
+          WHERE recorded_to = 'infinity' AND starts_with(subject, $1) AND valid @> to_timestamp($2 / 1000.0)
+            AND ($3::boolean IS NOT TRUE OR subject = $1) AND ($4::text[] IS NULL OR attribute = ANY ($4::text[]))`,
+        [subjectPrefix, at, exact ?? false, attributes ?? null],
       );
       for (const r of gone.rows) {
         const k = keyOf(r.subject, r.attribute, r.value_key);

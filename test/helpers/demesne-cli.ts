@@ -10,8 +10,8 @@ export interface CliResult {
 }
 
 /** Runs the real `demesne` command in a child process. */
-export function demesne(args: string[], env: Record<string, string>, input?: string): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, input, encoding: "utf8", timeout: 120_000 });
+export function demesne(args: string[], env: Record<string, string>, input?: string, cwd?: string): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, input, cwd, encoding: "utf8", timeout: 120_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

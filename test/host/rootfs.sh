@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The sandboxed test host's root filesystem: Debian bookworm made with debootstrap from the mirror this
 # machine's apt already uses, cached outside the work tree (keyed by the package list) and used read-only as
-# the lower layer of each test host's overlay. Prints the directory.
+# the lower layer of each test host's overlay. Prints the directory. The test host has no network, so the
+# list includes the baseline layer's packages (BASELINE_PACKAGES in components/host/layers.ts; a test checks).
 #   test/host/rootfs.sh            build if missing (progress on stderr), print the path
 set -euo pipefail
 
-PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep
+PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep,ca-certificates,curl,jq,unattended-upgrades
 SUITE=bookworm
 KEY=$(printf '%s %s' "$SUITE" "$PACKAGES" | sha256sum | cut -c1-12)
 CACHE=${DEMESNE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/demesne}/rootfs

@@ -14,7 +14,8 @@ verify() {
     local status
     status="$(ufw status verbose)" || return 1
     grep -q '^Status: active' <<< "$status" || { log "ufw is not active"; return 1; }
-    grep -q '^Default: deny (incoming), allow (outgoing), deny (routed)' <<< "$status" ||
+    # "disabled (routed)": the kernel forwards nothing at all (no Docker yet), stricter than deny.
+    grep -Eq '^Default: deny \(incoming\), allow \(outgoing\), (deny|disabled) \(routed\)' <<< "$status" ||
         { log "ufw default policy is not deny/allow/deny"; return 1; }
     iptables -S DOCKER-USER | grep -qx -- '-A DOCKER-USER -j ufw-user-forward' ||
         { log "the DOCKER-USER block is not loaded"; return 1; }

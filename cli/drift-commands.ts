@@ -1,0 +1,149 @@
+// `demesne observe`, `demesne drift` and `demesne baseline bless`. Hosts come from the stack file
+// (address, SSH port and the pinned host key); the observer's key from --identity or DEMESNE_OBSERVER_KEY.
+import { existsSync } from "node:fs";
+import type { StackConfig } from "../components/config/load";
+import { loadStackFile, stackFilePath } from "../components/config/stack-file";
+import { stepIdentity } from "../components/actuator/steps";
+import { planProgram } from "../components/program";
+import type { Store } from "../state-model/db/store";
+import { blessBaseline, desiredFromBaseline } from "../state-model/drift/baseline";
+import { desiredFromConfig, type DesiredState } from "../state-model/drift/desired";
+import { computeDrift, hostState, recordFindings, type ConvergeContext, type Finding } from "../state-model/drift/drift";
+import { DEFAULT_IGNORE_FILE, loadIgnoreRules } from "../state-model/drift/ignore";
+import { probeHost, recordObservation, type HostObservation, type ObserveTarget } from "../state-model/observe/observe";
+import { str, type Parsed } from "./args";
+import { EXIT, UsageError } from "./exit";
+import { table, type Output } from "./output";
+
+export const DRIFT_VALUED = ["stack", "host", "against", "ignore", "identity", "actor", "reason"];
+
+export interface Stack {
+  name: string;
+  cfg: StackConfig;
+}
+
+export function stackOf(p: Parsed): Stack {
+  const name = str(p, "stack") ?? process.env.PULUMI_STACK ?? "control";
+  const file = stackFilePath(name);
+  if (!existsSync(file)) throw new UsageError(`no stack file Pulumi.${name}.yaml here (use --stack NAME in the project directory)`);
+  return { name, cfg: loadStackFile(file) };
+}
+
+/** --host a,b (default: every host of the stack); an unknown name is a usage error. */
+export function hostsOf(p: Parsed, stack: Stack): string[] {
+  const all = stack.cfg.hosts.map((h) => h.name);
+  const want = str(p, "host")?.split(",").map((s) => s.trim()).filter(Boolean);
+  if (!want) return all;
+  for (const h of want) if (!all.includes(h)) throw new UsageError(`--host ${h}: not a host of stack ${stack.name} (hosts: ${all.join(", ")})`);
+  return want;
+}
+
+function targetsOf(stack: Stack, hosts: string[]): ObserveTarget[] {
+  return hosts.map((name) => {
+    const i = stack.cfg.hosts.findIndex((h) => h.name === name);
+    const h = stack.cfg.hosts[i]!;
+    if (!h.hostKey) throw new UsageError(`demesne:hosts[${i}].hostKey is not set: observing never trusts a host key on first use`);
+    return { name, address: h.address, port: h.sshPort, hostKey: h.hostKey };
+  });
+}
+
+export async function observe(p: Parsed, out: Output, store: Store, actor: string): Promise<{ code: number; observations: HostObservation[] }> {
+  const stack = stackOf(p);
+  const identity = str(p, "identity") ?? process.env.DEMESNE_OBSERVER_KEY;
+  if (!identity) throw new UsageError("the observer's private key is needed: --identity FILE or DEMESNE_OBSERVER_KEY");
+  if (!existsSync(identity)) throw new UsageError(`--identity ${identity}: no such file`);
+  const targets = targetsOf(stack, hostsOf(p, stack));
+  const rows: Record<string, unknown>[] = [];
+  const observations: HostObservation[] = [];
+  let n = 0;
+  // Hosts in parallel, a few at a time: each is one SSH connection running the whole catalogue.
+  const queue = [...targets];
+  const worker = async () => {
+    for (let t = queue.shift(); t; t = queue.shift()) {
+      const o = await probeHost(t, { identity });
+      const r = await recordObservation(store, o, actor);
+      observations.push(o);
+      n += 1;
+      process.stderr.write(`demesne: observed ${t.name} (${n}/${targets.length})${o.reachable ? "" : `: unreachable: ${o.error}`}\n`);
+      rows.push({
+        host: t.name,
+        reachable: o.reachable,
+        probes: o.results.filter((x) => x.status === "ok").length,
+        unavailable: o.results.filter((x) => x.status === "unavailable").map((x) => x.probe).join(",") || "-",
+        failed: o.results.filter((x) => x.status === "failed").map((x) => `${x.probe} (${x.error})`).join(",") || "-",
+        facts: o.results.reduce((s, x) => s + x.facts.length, 0),
+        changed: r.factsAdded + r.factsClosed,
+        error: o.error ?? null,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, targets.length) }, worker));
+  rows.sort((a, b) => String(a.host).localeCompare(String(b.host)));
+  if (out.json) out.data({ stack: stack.name, hosts: rows });
+  else out.line(table(rows, ["host", "reachable", "probes", "unavailable", "failed", "facts", "changed"]));
+  const bad = rows.some((r) => !r.reachable || r.failed !== "-");
+  return { code: bad ? EXIT.refused : EXIT.ok, observations };
+}
+
+async function desiredOf(store: Store, against: string, stack: Stack): Promise<DesiredState> {
+  if (against === "desired") return desiredFromConfig(stack.cfg, stack.name);
+  if (against.startsWith("baseline:")) return desiredFromBaseline(store, against.slice(9));
+  if (against === "applied" || against.startsWith("plan:")) {
+    throw new UsageError(`--against ${against} needs a checkpoint or plan of the real engine, which cannot run here yet; use desired or baseline:NAME`);
+  }
+  throw new UsageError(`--against must be desired, baseline:NAME, applied or plan:FILE (got '${against}')`);
+}
+
+function convergeContext(stack: Stack, against: string): ConvergeContext {
+  const plan = planProgram(stack.cfg, { stack: stack.name, project: "demesne", dryRun: true });
+  const stepUrns = new Map<string, string>();
+  for (const [, steps] of plan.hostSteps) for (const s of steps) stepUrns.set(`${s.host}/${s.stepClass}`, stepIdentity(s, plan.context).urn);
+  return { stack: stack.name, stepUrns, baselineName: against.startsWith("baseline:") ? against.slice(9) : undefined };
+}
+
+export async function drift(p: Parsed, out: Output, store: Store, actor: string): Promise<number> {
+  const stack = stackOf(p);
+  const hosts = hostsOf(p, stack);
+  const against = str(p, "against") ?? "desired";
+  const ignore = loadIgnoreRules(str(p, "ignore") ?? DEFAULT_IGNORE_FILE, p.flags.has("ignore"));
+  const desired = await desiredOf(store, against, stack);
+  const states = await Promise.all(hosts.map((h) => hostState(store, h)));
+  const report = computeDrift(desired, states, ignore, convergeContext(stack, against));
+  const findings = await recordFindings(store, report, hosts, { actor });
+  if (out.json) {
+    out.data({ stack: stack.name, source: report.source, summary: report.summary, findings });
+  } else {
+    const s = report.summary;
+    out.line(`drift of stack ${stack.name} against ${report.source}: ${s.findings} finding${s.findings === 1 ? "" : "s"} on ${s.hosts} host${s.hosts === 1 ? "" : "s"}` +
+      ` (changed ${s.changed}, missing ${s.missing}, unexpected ${s.unexpected}, violations ${s.violations}, unreachable ${s.unreachable}, ignored ${s.ignored})`);
+    for (const f of findings) out.line(formatFinding(f));
+  }
+  return findings.length ? EXIT.refused : EXIT.ok;
+}
+
+const brief = (v: unknown) => (v === null || v === undefined ? "-" : typeof v === "string" ? v : JSON.stringify(v));
+
+export function formatFinding(f: Finding): string {
+  return [
+    `\n[${f.severity}] ${f.host} ${f.path.join(" ")}: ${f.change}${f.why ? ` — ${f.why}` : ""}`,
+    `  desired:    ${brief(f.desired)}`,
+    `  observed:   ${brief(f.observed)}`,
+    `  first seen: ${f.firstSeen ?? "now"}   tier to converge: ${f.tier ?? "-"}`,
+    `  converge:   ${f.converge}`,
+  ].join("\n");
+}
+
+export async function bless(p: Parsed, out: Output, store: Store, actor: string): Promise<number> {
+  const name = p.positional[1];
+  if (p.positional[0] !== "bless" || !name || p.positional.length > 2) throw new UsageError("usage: demesne baseline bless NAME [--stack S] [--host H,…] [--reason R]");
+  const stack = stackOf(p);
+  let r;
+  try {
+    r = await blessBaseline(store, name, hostsOf(p, stack), { actor, reason: str(p, "reason") });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (out.json) out.data(r);
+  else out.line(`baseline ${name} blessed by ${actor}: ${r.hosts.map((h) => `${h.host} (${h.facts} facts)`).join(", ")}`);
+  return EXIT.ok;
+}

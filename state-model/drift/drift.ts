@@ -1,0 +1,282 @@
+// Drift: the hosts as last observed against a desired state, as findings. Findings are facts too (subject
+// `finding:<source>:<host>`), so "when did it start, when was it fixed, as known when" is a query. Drift
+// never changes a host: each finding names the change that would converge it, for a person to run.
+import { canonicalJson } from "../../components/model/hash";
+import { isLoopback, NEVER_PUBLIC_PORTS, SSH_PORT, TAILSCALE_DIRECT_UDP_PORT } from "../../components/model/ports";
+import { STEP_CLASSES, type StepClassName, type Tier } from "../../components/model/tiers";
+import type { Queryable, Store } from "../db/store";
+import type { FactOp } from "../facts/types";
+import { redactSecrets } from "../facts/redact";
+import { recordBatch, sha256Hex } from "../facts/writer";
+import { hostSubject } from "../observe/observe";
+import { asOf } from "../queries";
+import { OBSERVATION_ATTRIBUTES } from "./baseline";
+import type { DesiredState, Expected } from "./desired";
+import { isIgnored, type IgnoreRule } from "./ignore";
+
+export type Change = "changed" | "missing" | "unexpected" | "violation" | "unreachable" | "unobservable";
+export type Severity = "critical" | "high" | "medium" | "low";
+const SEVERITY_ORDER: Severity[] = ["low", "medium", "high", "critical"];
+
+export interface Finding {
+  host: string;
+  subject: string;
+  attribute: string;
+  key: string;
+  /** Attribute path as a list, like driftctl's changelog path. */
+  path: string[];
+  change: Change;
+  desired: unknown;
+  observed: unknown;
+  severity: Severity;
+  /** What the host was compared with: desired:<stack> or baseline:<name>. */
+  source: string;
+  /** The layer whose step converges it (replace), or null when nothing in the program owns it. */
+  layer: StepClassName | null;
+  tier: Tier | null;
+  converge: string;
+  why?: string;
+  firstSeen?: string;
+}
+
+export interface DriftReport {
+  source: string;
+  summary: { hosts: number; findings: number; changed: number; missing: number; unexpected: number; violations: number; unreachable: number; ignored: number };
+  findings: Finding[];
+}
+
+/** Which layer of a host owns an attribute, and how bad a difference in it is. */
+const OWNERS: Record<string, { layer: StepClassName | null; severity: Severity }> = {
+  sshd: { layer: "ssh", severity: "high" },
+  "ufw.status": { layer: "firewall", severity: "high" },
+  "ufw.default": { layer: "firewall", severity: "high" },
+  "ufw.rule": { layer: "firewall", severity: "high" },
+  "iptables.policy": { layer: "firewall", severity: "high" },
+  "iptables.rule": { layer: "firewall", severity: "high" },
+  "sudoers.file": { layer: "baseline", severity: "high" },
+  user: { layer: "baseline", severity: "high" },
+  group: { layer: "baseline", severity: "high" },
+  package: { layer: "baseline", severity: "medium" },
+  listener: { layer: null, severity: "high" },
+  container: { layer: "service", severity: "medium" },
+  image: { layer: "service", severity: "medium" },
+  tailscale: { layer: "tailscale", severity: "medium" },
+  unit: { layer: null, severity: "medium" },
+  mount: { layer: null, severity: "medium" },
+  blockdevice: { layer: null, severity: "low" },
+  reachable: { layer: null, severity: "high" },
+  probe: { layer: null, severity: "medium" },
+};
+
+/** Where drift finds step URNs to name in its converge commands (from the program's plan of a stack). */
+export interface ConvergeContext {
+  stack?: string;
+  /** `${host}/${layer}` → the step's URN. */
+  stepUrns?: Map<string, string>;
+  baselineName?: string;
+}
+
+function convergeFor(host: string, attribute: string, ctx: ConvergeContext): Pick<Finding, "layer" | "tier" | "converge"> {
+  const owner = OWNERS[attribute] ?? { layer: null, severity: "low" };
+  const rebless = ctx.baselineName ? `; or, if the change is intended: demesne baseline bless ${ctx.baselineName}` : "";
+  if (attribute === "reachable") {
+    return { layer: null, tier: null, converge: "check the host, its address and its host key; nothing is run until it answers" };
+  }
+  if (!owner.layer) {
+    const what = attribute === "listener" ? "find the process (ss -ltnp) and stop it or bind it to loopback" : "change it by hand";
+    return { layer: null, tier: null, converge: `not owned by a demesne layer: ${what}${rebless}` };
+  }
+  const tier = STEP_CLASSES[owner.layer].replace;
+  const urn = ctx.stepUrns?.get(`${host}/${owner.layer}`);
+  const stack = ctx.stack ? ` --stack ${ctx.stack}` : "";
+  // A command step has no Read: only a replace runs its script again (a plain --target changes nothing).
+  const cmd = urn
+    ? `pulumi up${stack} --target-replace '${urn}'`
+    : `pulumi up${stack} --target-replace <URN of ${host}'s ${owner.layer} step (npm run steps)>`;
+  const approval = tier === "T3" ? " (T3: needs its approval token)" : "";
+  return { layer: owner.layer, tier, converge: `${cmd}${approval}${rebless}` };
+}
+
+/** Expected values may name only some fields of an object (a sudoers file's hash, not its rules). */
+function matches(expected: unknown, observed: unknown): boolean {
+  if (expected !== null && typeof expected === "object" && !Array.isArray(expected) && observed !== null && typeof observed === "object" && !Array.isArray(observed)) {
+    return Object.entries(expected as Record<string, unknown>).every(([k, v]) => matches(v, (observed as Record<string, unknown>)[k]));
+  }
+  return canonicalJson(expected) === canonicalJson(observed);
+}
+
+/** `0.0.0.0:22`, `[::]:22`, `127.0.0.53%lo:53`, `*:22` → address and port. */
+export function splitListen(local: string): { address: string; port: number } {
+  const i = local.lastIndexOf(":");
+  const address = local.slice(0, i).replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  return { address, port: Number(local.slice(i + 1)) };
+}
+
+const TAILNET_V4 = /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./;
+const isTailnet = (a: string) => TAILNET_V4.test(a) || a.toLowerCase().startsWith("fd7a:115c:a1e0:");
+
+/** The invariants that hold whatever the source: no unrestricted sudo, nothing listening publicly but SSH. */
+function violations(facts: { attribute: string; key: string; value: unknown }[]): Map<string, { severity: Severity; why: string }> {
+  const out = new Map<string, { severity: Severity; why: string }>();
+  for (const f of facts) {
+    if (f.attribute === "sudoers.file") {
+      // Invariant 9 forbids passwordless root. A password-guarded `%sudo ALL=(ALL:ALL) ALL` is the
+      // distribution's default /etc/sudoers: drift against a baseline shows any change to it.
+      const grants = (f.value as { unrestricted?: string[] }).unrestricted ?? [];
+      if (grants.includes("NOPASSWD: ALL")) {
+        out.set(`${f.attribute}\u0000${f.key}`, { severity: "critical", why: "grants root without a password (NOPASSWD: ALL); praxis invariant 9" });
+      }
+    }
+    if (f.attribute === "listener") {
+      const [proto, local] = f.key.split(" ");
+      const { address, port } = splitListen(local ?? "");
+      if (isLoopback(address) || isTailnet(address) || address === "127.0.0.53" || address === "127.0.0.54") continue;
+      if (proto === "tcp" && port === SSH_PORT) continue;
+      if (proto === "udp" && port === TAILSCALE_DIRECT_UDP_PORT) continue;
+      const mgmt = NEVER_PUBLIC_PORTS.find((p) => p.port === port);
+      out.set(`${f.attribute}\u0000${f.key}`, {
+        severity: mgmt ? "critical" : "high",
+        why: mgmt ? `${mgmt.what} port ${port} listens on ${address || "all addresses"}; it must bind to loopback only`
+          : `listens on ${address || "all addresses"}; only SSH may listen beyond loopback and the tailnet`,
+      });
+    }
+  }
+  return out;
+}
+
+export interface HostState {
+  host: string;
+  /** Never observed, or no answer on the last observation. */
+  reachable: boolean | undefined;
+  error?: string;
+  failedProbes: string[];
+  facts: { attribute: string; key: string; value: unknown }[];
+}
+
+export async function hostState(db: Queryable, host: string): Promise<HostState> {
+  const all = await asOf(db, { subject: hostSubject(host) });
+  const get = (a: string) => all.find((f) => f.attribute === a)?.value;
+  return {
+    host,
+    reachable: get("reachable") as boolean | undefined,
+    error: get("reachable.error") as string | undefined,
+    failedProbes: all.filter((f) => f.attribute === "probe" && String(f.value).startsWith("failed")).map((f) => f.key),
+    facts: all.filter((f) => !OBSERVATION_ATTRIBUTES.has(f.attribute)),
+  };
+}
+
+const show = (attribute: string, v: unknown) => (v === undefined ? null : redactSecrets(v, attribute));
+
+/** Compares hosts with a desired state. Pure: the caller records and prints. */
+export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: IgnoreRule[], ctx: ConvergeContext): DriftReport {
+  const findings: Finding[] = [];
+  let ignored = 0;
+  const add = (f: Omit<Finding, "subject" | "path" | "source" | "layer" | "tier" | "converge" | "severity"> & { severity?: Severity }) => {
+    if (isIgnored(ignore, f.host, f.attribute, f.key)) {
+      ignored += 1;
+      return;
+    }
+    const owner = OWNERS[f.attribute];
+    findings.push({
+      ...f,
+      subject: hostSubject(f.host),
+      path: f.key ? [f.attribute, f.key] : [f.attribute],
+      source: desired.source,
+      severity: f.severity ?? owner?.severity ?? "low",
+      desired: show(f.attribute, f.desired),
+      observed: show(f.attribute, f.observed),
+      ...convergeFor(f.host, f.attribute, ctx),
+    });
+  };
+  for (const h of hosts) {
+    const want = desired.hosts.get(h.host);
+    if (h.reachable === undefined) {
+      add({ host: h.host, attribute: "reachable", key: "", change: "unobservable", desired: true, observed: null, why: "never observed: run demesne observe" });
+      continue;
+    }
+    if (!h.reachable) {
+      add({ host: h.host, attribute: "reachable", key: "", change: "unreachable", desired: true, observed: false, why: h.error });
+      continue;
+    }
+    for (const p of h.failedProbes) {
+      add({ host: h.host, attribute: "probe", key: p, change: "unobservable", desired: "ok", observed: "failed", why: "its facts are the last ones seen" });
+    }
+    const bad = violations(h.facts);
+    const byKey = new Map(h.facts.map((f) => [`${f.attribute}\u0000${f.key}`, f]));
+    const reported = new Set<string>();
+    const report = (k: string, f: Parameters<typeof add>[0]) => {
+      const v = bad.get(k);
+      reported.add(k);
+      add(v ? { ...f, severity: v.severity, why: v.why } : f);
+    };
+    for (const e of want?.expected ?? ([] as Expected[])) {
+      const k = `${e.attribute}\u0000${e.key}`;
+      const o = byKey.get(k);
+      if (!o) report(k, { host: h.host, attribute: e.attribute, key: e.key, change: "missing", desired: e.value ?? (e.anyOf ? { anyOf: e.anyOf } : "present"), observed: null });
+      else if (e.value !== undefined && !matches(e.value, o.value)) {
+        report(k, { host: h.host, attribute: e.attribute, key: e.key, change: "changed", desired: e.value, observed: o.value });
+      } else if (e.anyOf && !e.anyOf.some((v) => matches(v, o.value))) {
+        report(k, { host: h.host, attribute: e.attribute, key: e.key, change: "changed", desired: { anyOf: e.anyOf }, observed: o.value });
+      }
+    }
+    const listed = new Set((want?.expected ?? []).map((e) => `${e.attribute}\u0000${e.key}`));
+    for (const f of h.facts) {
+      const k = `${f.attribute}\u0000${f.key}`;
+      if (want?.complete.includes(f.attribute) && !listed.has(k)) {
+        report(k, { host: h.host, attribute: f.attribute, key: f.key, change: "unexpected", desired: null, observed: f.value });
+      }
+    }
+    for (const [k, v] of bad) {
+      if (reported.has(k)) continue;
+      const f = byKey.get(k)!;
+      add({ host: h.host, attribute: f.attribute, key: f.key, change: "violation", desired: null, observed: f.value, severity: v.severity, why: v.why });
+    }
+  }
+  findings.sort((a, b) => SEVERITY_ORDER.indexOf(b.severity) - SEVERITY_ORDER.indexOf(a.severity) || a.host.localeCompare(b.host) || a.attribute.localeCompare(b.attribute) || a.key.localeCompare(b.key));
+  const count = (c: Change) => findings.filter((f) => f.change === c).length;
+  return {
+    source: desired.source,
+    summary: {
+      hosts: hosts.length, findings: findings.length, changed: count("changed"), missing: count("missing"),
+      unexpected: count("unexpected"), violations: count("violation"), unreachable: count("unreachable") + count("unobservable"), ignored,
+    },
+    findings,
+  };
+}
+
+export const findingSubject = (source: string, host: string) => `finding:${source}:${host}`;
+
+/**
+ * Records the findings as facts (one batch): a finding still present keeps its first-seen time; one that
+ * is gone ends now. Returns the findings with firstSeen filled in.
+ */
+export async function recordFindings(store: Store, report: DriftReport, hosts: string[], opts: { actor?: string; at?: number } = {}): Promise<Finding[]> {
+  const at = opts.at ?? Date.now();
+  const ops: FactOp[] = [];
+  const out: Finding[] = [];
+  for (const host of hosts) {
+    const subject = findingSubject(report.source, host);
+    const current = new Map((await asOf(store, { subject, validAt: new Date(at) })).map((f) => [`${f.attribute}\u0000${f.key}`, f.value as { firstSeen?: string }]));
+    for (const f of report.findings.filter((x) => x.host === host)) {
+      const firstSeen = current.get(`${f.attribute}\u0000${f.key}`)?.firstSeen ?? new Date(at).toISOString();
+      const value = { change: f.change, severity: f.severity, desired: f.desired, observed: f.observed, tier: f.tier, firstSeen };
+      ops.push({ subject, attribute: f.attribute, key: f.key, op: "assert", at, value });
+      out.push({ ...f, firstSeen });
+    }
+  }
+  const subjects = hosts.map((h) => findingSubject(report.source, h));
+  for (const subject of subjects) {
+    const mine = ops.filter((o) => o.subject === subject);
+    await recordBatch(store, {
+      kind: "drift",
+      inputSha256: sha256Hex(`${subject}\n${at}\n${canonicalJson(mine)}`),
+      complete: true,
+      vertices: [{ id: subject, kind: "finding" }],
+      ops: mine,
+      actor: opts.actor,
+      reason: opts.actor ? `drift against ${report.source}` : undefined,
+      retractMissing: { subjectPrefix: subject, exact: true, at },
+    });
+  }
+  return out;
+}

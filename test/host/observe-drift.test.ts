@@ -1,0 +1,247 @@
+// Observe and drift against a real sandboxed host: configured by the program's own baseline, ssh and
+// firewall layers, then observed over SSH as the observer; every out-of-band change gives exactly its
+// finding and reverting it clears it; probes never write; the observer cannot change the host.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { encodeParams } from "../../components/actuator/wire";
+import { loadStackFile } from "../../components/config/stack-file";
+import { BASELINE_PACKAGES } from "../../components/host/layers";
+import { layerScript } from "../../components/host/scripts";
+import { OBSERVER_USER } from "../../components/model/observer";
+import { planProgram } from "../../components/program";
+import { demesne } from "../helpers/demesne-cli";
+import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
+
+const NAME = "drift";
+const INDEX = 21;
+const work = mkdtempSync(path.join(tmpdir(), "demesne-drift-"));
+const env = { DEMESNE_STATE_DIR: path.join(work, "state"), DATABASE_URL: "", DEMESNE_ACTOR: "drift-test" };
+let host: TestHost;
+let observerKey: string;
+
+function keyPair(name: string): { key: string; pub: string } {
+  const key = path.join(work, name);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key]);
+  return { key, pub: readFileSync(`${key}.pub`, "utf8").trim() };
+}
+
+function writeStack(stack: string, hosts: object[]): void {
+  const deploy = keyPair(`deploy-${stack}`);
+  const observer = readFileSync(`${observerKey}.pub`, "utf8").trim();
+  const config = {
+    "demesne:hosts": hosts,
+    "demesne:deployUser": "deploy",
+    "demesne:adminRanges": [`10.251.${INDEX}.0/30`],
+    "demesne:sshPublicKeys": [deploy.pub],
+    "demesne:observerPublicKeys": [observer],
+    "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
+  };
+  writeFileSync(path.join(work, `Pulumi.${stack}.yaml`), stringify({ config }));
+}
+
+const cli = (...args: string[]) => demesne(args, env, undefined, work);
+const json = (r: { stdout: string }) => JSON.parse(r.stdout) as { summary: Record<string, number>; findings: { attribute: string; key: string; change: string; severity: string; converge: string }[] };
+
+/** Runs one of the program's layers on the test host exactly as the runner would: script file, params on stdin. */
+async function runLayer(layer: "baseline" | "ssh" | "firewall" | "confirm", params: Record<string, string>) {
+  await host.writeFile(`/root/${layer}.sh`, layerScript(layer).text, 0o700);
+  const r = await host.exec(`bash /root/${layer}.sh`, { input: encodeParams(params), timeoutMs: 120_000 });
+  expect(r.code, `${layer}: ${r.stderr}`).toBe(0);
+  return r.stdout.trim().split("\n").pop();
+}
+
+function observeAndDrift(against: string) {
+  const o = cli("observe", "--stack", "t", "--identity", observerKey, "--json");
+  expect(o.code, o.stderr + o.stdout).toBe(0);
+  return cli("drift", "--stack", "t", "--against", against, "--json");
+}
+
+/** Everything on the host's disk outside the observer's home and the kernel's file systems. */
+const fingerprint = () => host.exec(
+  `find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /home/${OBSERVER_USER} \\) -prune -o -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum`,
+);
+
+beforeAll(async () => {
+  await stopTestHost(NAME);
+  host = await startTestHost(NAME, INDEX);
+  observerKey = keyPair("observer").key;
+  writeStack("t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }]);
+  const cfg = loadStackFile(path.join(work, "Pulumi.t.yaml"));
+  const plan = planProgram(cfg, { stack: "t", project: "demesne", dryRun: true });
+  const steps = plan.hostSteps.get(NAME)!;
+  const params = (layer: string) => steps.find((s) => s.stepClass === layer)!.params;
+  // The program's own layers put the host in its desired state (no network: its packages are in the rootfs).
+  expect(await runLayer("baseline", params("baseline"))).toBe("changed=true");
+  expect(await runLayer("ssh", params("ssh"))).toBe("changed=true");
+  await runLayer("confirm", { TARGET_LAYER: "ssh" });
+  expect(await runLayer("firewall", params("firewall"))).toBe("changed=true");
+  await runLayer("confirm", { TARGET_LAYER: "firewall" });
+}, 300_000);
+
+afterAll(async () => {
+  await host?.stop();
+});
+
+describe("observe and drift on a real host", { timeout: 120_000 }, () => {
+  it("the test host's rootfs holds the baseline layer's packages (it has no network)", () => {
+    const line = readFileSync(path.join(__dirname, "rootfs.sh"), "utf8").match(/^PACKAGES=(.*)$/m)![1]!.split(",");
+    for (const p of BASELINE_PACKAGES) expect(line, p).toContain(p);
+  });
+
+  it("a host configured by the program's layers has zero findings against the desired state", () => {
+    const d = observeAndDrift("desired");
+    expect(d.code, d.stdout).toBe(0);
+    expect(json(d).findings).toEqual([]);
+    const fleet = cli("fleet", "--subject", `host:${NAME}`, "--json");
+    const facts = JSON.parse(fleet.stdout) as { attribute: string; key: string; value: unknown }[];
+    expect(facts.find((f) => f.attribute === "sshd" && f.key === "passwordauthentication")?.value).toBe("no");
+    expect(facts.find((f) => f.attribute === "probe" && f.key === "units")?.value).toMatch(/^unavailable/);
+    const b = cli("baseline", "bless", "golden", "--stack", "t", "--reason", "configured by the layers, drift-free");
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toMatch(/baseline golden blessed by drift-test/);
+  });
+
+  const cases: { what: string; change: string; revert: string; expect: [string, string, string][]; desired?: boolean }[] = [
+    {
+      what: "sshd PasswordAuthentication yes",
+      change: "sed -i 's/^PasswordAuthentication no$/PasswordAuthentication yes/' /etc/ssh/sshd_config.d/00-hardening.conf && kill -HUP $(cat /run/sshd.pid)",
+      revert: "sed -i 's/^PasswordAuthentication yes$/PasswordAuthentication no/' /etc/ssh/sshd_config.d/00-hardening.conf && kill -HUP $(cat /run/sshd.pid)",
+      expect: [["sshd", "passwordauthentication", "changed"]],
+      desired: true,
+    },
+    {
+      what: "a UFW allow on 8000",
+      change: "ufw allow 8000 >/dev/null",
+      revert: "ufw delete allow 8000 >/dev/null",
+      expect: [["ufw.rule", "8000 ALLOW IN Anywhere", "unexpected"]],
+      desired: true,
+    },
+    {
+      what: "a new package",
+      change: "dpkg -i /root/demesne-stray.deb >/dev/null",
+      revert: "dpkg -r demesne-stray >/dev/null",
+      expect: [["package", "demesne-stray", "unexpected"]],
+    },
+    {
+      what: "a sudoers file with NOPASSWD: ALL",
+      change: "printf 'admin ALL=(ALL) NOPASSWD: ALL\\n' > /etc/sudoers.d/zz-stray && chmod 0440 /etc/sudoers.d/zz-stray",
+      revert: "rm /etc/sudoers.d/zz-stray",
+      expect: [["sudoers.file", "/etc/sudoers.d/zz-stray", "unexpected"]],
+      desired: true,
+    },
+    {
+      what: "a listener on 0.0.0.0",
+      change: "setsid python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 8000)); s.listen(); time.sleep(600)' </dev/null >/dev/null 2>&1 & sleep 0.5",
+      revert: "pkill -x python3; sleep 0.3",
+      expect: [["listener", "tcp 0.0.0.0:8000", "unexpected"]],
+      desired: true,
+    },
+    {
+      what: "a new user",
+      change: "useradd --no-create-home mallory",
+      revert: "userdel mallory",
+      expect: [["user", "mallory", "unexpected"]],
+    },
+  ];
+
+  it.each(cases)("$what gives exactly its finding; reverting clears it", async (c) => {
+    if (c.what === "a new package") {
+      const pkg = path.join(work, "pkg");
+      execFileSync("mkdir", ["-p", `${pkg}/DEBIAN`]);
+      writeFileSync(`${pkg}/DEBIAN/control`, "Package: demesne-stray\nVersion: 1.0\nArchitecture: all\nMaintainer: test <t@example.com>\nDescription: a package nobody declared\n");
+      execFileSync("dpkg-deb", ["--build", "--root-owner-group", pkg, path.join(work, "stray.deb")], { stdio: "ignore" });
+      const put = await host.exec("base64 -d > /root/demesne-stray.deb", { input: readFileSync(path.join(work, "stray.deb")).toString("base64") });
+      expect(put.code, put.stderr).toBe(0);
+    }
+    const ch = await host.exec(c.change);
+    expect(ch.code, ch.stderr).toBe(0);
+    const d = observeAndDrift("baseline:golden");
+    expect(d.code, d.stdout + d.stderr).toBe(1);
+    const got = json(d).findings.map((f) => [f.attribute, f.key, f.change]);
+    expect(got).toEqual(c.expect);
+    if (c.desired) {
+      const dd = cli("drift", "--stack", "t", "--json");
+      expect(dd.code).toBe(1);
+      expect(json(dd).findings.map((f) => [f.attribute, f.key])).toEqual(c.expect.map(([a, k]) => [a, k]));
+    }
+    const rv = await host.exec(c.revert);
+    expect(rv.code, rv.stderr).toBe(0);
+    const after = observeAndDrift("baseline:golden");
+    expect(after.code, after.stdout).toBe(0);
+    expect(json(after).findings).toEqual([]);
+  });
+
+  it("findings are facts: when a finding started and ended is in the store", () => {
+    const h = cli("history", `finding:baseline:golden:${NAME}`, "--attr", "sshd", "--json");
+    const rows = JSON.parse(h.stdout) as { key: string; validFrom: string; validTo: string | null; recordedTo: string | null; value: { change: string } }[];
+    // As known now: the finding held from the change until the revert was observed, and holds no longer.
+    const pa = rows.filter((r) => r.key === "passwordauthentication" && r.recordedTo === null);
+    expect(pa.length).toBeGreaterThan(0);
+    expect(pa.every((r) => r.validTo !== null)).toBe(true);
+    expect(pa[0]!.value.change).toBe("changed");
+  });
+
+  it("people's output names the finding, both sides, the tier and the command that converges it", async () => {
+    await host.exec("useradd --no-create-home eve");
+    cli("observe", "--stack", "t", "--identity", observerKey);
+    const d = cli("drift", "--stack", "t", "--against", "baseline:golden");
+    await host.exec("userdel eve");
+    expect(d.code).toBe(1);
+    expect(d.stdout).toMatch(/1 finding on 1 host/);
+    expect(d.stdout).toMatch(/\[high\] drift user eve: unexpected/);
+    expect(d.stdout).toMatch(/tier to converge: T2/);
+    expect(d.stdout).toMatch(/converge: {3}pulumi up --stack t --target-replace 'urn:pulumi:t::demesne::.*drift-baseline'; or, if the change is intended: demesne baseline bless golden/);
+  });
+
+  it("probes never write: the host's files are the same before and after observe", async () => {
+    const before = await fingerprint();
+    expect(before.code, before.stderr).toBe(0);
+    const o = cli("observe", "--stack", "t", "--identity", observerKey);
+    expect(o.code, o.stderr).toBe(0);
+    const after = await fingerprint();
+    expect(after.stdout).toBe(before.stdout);
+  });
+
+  it("the observer identity cannot change the host", async () => {
+    for (const cmd of ["touch /tmp/x", "sudo -n iptables -F", "bash -i", "all; touch /tmp/x", "probe sshd-T"]) {
+      const r = await host.ssh(OBSERVER_USER, observerKey, cmd);
+      expect(r.code, cmd).not.toBe(0);
+    }
+    // Even with a shell on the host (forced command bypassed), sudo allows only the probes' exact commands.
+    const as = (c: string) => host.exec(`runuser -u ${OBSERVER_USER} -- ${c}`);
+    for (const c of [
+      "sudo -n /usr/sbin/iptables -F", "sudo -n /usr/sbin/ufw disable", "sudo -n /usr/sbin/ufw allow 8000",
+      "sudo -n /usr/bin/apt-get install -y nmap", "sudo -n /usr/bin/dpkg -i /root/demesne-stray.deb",
+      "sudo -n /usr/sbin/sshd -T -f /etc/shadow", "sudo -n /usr/bin/grep -rHZ -e ^ /etc/shadow",
+      "sudo -n /bin/bash", "touch /etc/demesne-x", "sh -c 'echo x >> /etc/ssh/sshd_config'",
+    ]) {
+      const r = await as(c);
+      expect(r.code, c).not.toBe(0);
+    }
+    expect((await host.exec("test -e /etc/demesne-x")).code).not.toBe(0);
+    const rules = await host.exec("iptables -S | wc -l");
+    expect(Number(rules.stdout)).toBeGreaterThan(10);
+    expect((await as("sudo -n /usr/sbin/sshd -T")).code).toBe(0);
+  });
+
+  it("an unreachable host is a reachability finding and exit 1", () => {
+    writeStack("ghost", [{ name: "ghost", address: host.address, sshPort: 2222, hostKey: host.hostKey, bootstrapUser: "admin" }]);
+    const o = cli("observe", "--stack", "ghost", "--identity", observerKey, "--json");
+    expect(o.code).toBe(1);
+    expect(o.stderr).toMatch(/ghost.*unreachable/);
+    const d = cli("drift", "--stack", "ghost", "--json");
+    expect(d.code).toBe(1);
+    expect(json(d).findings.map((f) => [f.attribute, f.change])).toEqual([["reachable", "unreachable"]]);
+  });
+
+  it("a host key that is not the pinned one is unreachable, never trusted", () => {
+    writeStack("wrongkey", [{ name: "wrongkey", address: host.address, hostKey: keyPair("other-host").pub.split(" ").slice(0, 2).join(" "), bootstrapUser: "admin" }]);
+    const o = cli("observe", "--stack", "wrongkey", "--identity", observerKey, "--json");
+    expect(o.code).toBe(1);
+    expect(JSON.parse(o.stdout).hosts[0].error).toMatch(/Host key verification failed/);
+  });
+});
