@@ -6,13 +6,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
-import { encodeParams } from "../../components/actuator/wire";
-import { loadStackFile } from "../../components/config/stack-file";
 import { BASELINE_PACKAGES } from "../../components/host/layers";
-import { layerScript } from "../../components/host/scripts";
 import { OBSERVER_USER } from "../../components/model/observer";
-import { planProgram } from "../../components/program";
+import { keyPair as helperKeyPair, layerParams, runLayer as runHostLayer, writeStackFile } from "../helpers/configured-host";
 import { demesne } from "../helpers/demesne-cli";
 import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
 
@@ -23,35 +19,15 @@ const env = { DEMESNE_STATE_DIR: path.join(work, "state"), DATABASE_URL: "", DEM
 let host: TestHost;
 let observerKey: string;
 
-function keyPair(name: string): { key: string; pub: string } {
-  const key = path.join(work, name);
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key]);
-  return { key, pub: readFileSync(`${key}.pub`, "utf8").trim() };
-}
-
-function writeStack(stack: string, hosts: object[]): void {
-  const deploy = keyPair(`deploy-${stack}`);
-  const observer = readFileSync(`${observerKey}.pub`, "utf8").trim();
-  const config = {
-    "demesne:hosts": hosts,
-    "demesne:deployUser": "deploy",
-    "demesne:adminRanges": [`10.251.${INDEX}.0/30`],
-    "demesne:sshPublicKeys": [deploy.pub],
-    "demesne:observerPublicKeys": [observer],
-    "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
-  };
-  writeFileSync(path.join(work, `Pulumi.${stack}.yaml`), stringify({ config }));
-}
+const keyPair = (name: string) => helperKeyPair(work, name);
+const writeStack = (stack: string, hosts: object[]) =>
+  writeStackFile(work, stack, hosts, { observerPub: readFileSync(`${observerKey}.pub`, "utf8").trim(), adminRange: `10.251.${INDEX}.0/30` });
 
 const cli = (...args: string[]) => demesne(args, env, undefined, work);
 const json = (r: { stdout: string }) => JSON.parse(r.stdout) as { summary: Record<string, number>; findings: { attribute: string; key: string; change: string; severity: string; converge: string }[] };
 
-/** Runs one of the program's layers on the test host exactly as the runner would: script file, params on stdin. */
 async function runLayer(layer: "baseline" | "ssh" | "firewall" | "confirm", params: Record<string, string>) {
-  await host.writeFile(`/root/${layer}.sh`, layerScript(layer).text, 0o700);
-  const r = await host.exec(`bash /root/${layer}.sh`, { input: encodeParams(params), timeoutMs: 120_000 });
-  expect(r.code, `${layer}: ${r.stderr}`).toBe(0);
-  return r.stdout.trim().split("\n").pop();
+  return runHostLayer(host, layer, params);
 }
 
 function observeAndDrift(against: string) {
@@ -70,10 +46,7 @@ beforeAll(async () => {
   host = await startTestHost(NAME, INDEX);
   observerKey = keyPair("observer").key;
   writeStack("t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }]);
-  const cfg = loadStackFile(path.join(work, "Pulumi.t.yaml"));
-  const plan = planProgram(cfg, { stack: "t", project: "demesne", dryRun: true });
-  const steps = plan.hostSteps.get(NAME)!;
-  const params = (layer: string) => steps.find((s) => s.stepClass === layer)!.params;
+  const params = layerParams(path.join(work, "Pulumi.t.yaml"), "t", NAME);
   // The program's own layers put the host in its desired state (no network: its packages are in the rootfs).
   expect(await runLayer("baseline", params("baseline"))).toBe("changed=true");
   expect(await runLayer("ssh", params("ssh"))).toBe("changed=true");
@@ -103,6 +76,11 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
     const b = cli("baseline", "bless", "golden", "--stack", "t", "--reason", "configured by the layers, drift-free");
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toMatch(/baseline golden blessed by drift-test/);
+  });
+
+  it("the layers are idempotent on the real host: a second run reports changed=false", async () => {
+    const params = layerParams(path.join(work, "Pulumi.t.yaml"), "t", NAME);
+    for (const layer of ["baseline", "ssh", "firewall"] as const) expect(await runLayer(layer, params(layer)), layer).toBe("changed=false");
   });
 
   const cases: { what: string; change: string; revert: string; expect: [string, string, string][]; desired?: boolean }[] = [
