@@ -102,7 +102,8 @@ describe("UFW rules", () => {
     it("SSH is allowed from the admin ranges only, and defaults deny", () => {
         expect(renderUserRules(args)).toContain("-A ufw-user-input -p tcp --dport 22 -s 198.51.100.0/24 -j ACCEPT");
         expect(renderUserRules(args)).not.toContain("2001:db8::/32");
-        expect(renderUser6Rules(args)).toContain("-A ufw-user-input -p tcp --dport 22 -s 2001:db8::/32 -j ACCEPT");
+        expect(renderUser6Rules(args)).toContain("-A ufw6-user-input -p tcp --dport 22 -s 2001:db8::/32 -j ACCEPT");
+        expect(renderUser6Rules(args)).not.toMatch(/^:ufw-/m);
         expect(renderUfwDefaults()).toContain('DEFAULT_INPUT_POLICY="DROP"');
         expect(renderUfwDefaults()).toContain('DEFAULT_FORWARD_POLICY="DROP"');
     });

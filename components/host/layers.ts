@@ -6,7 +6,7 @@ import { ResolvedHost, StackConfig } from "../config/load";
 import { LAYER_SCRIPT_NAMES, computeScriptCatalogue, runnerScript } from "./scripts";
 import { renderSshDropin, sshdExpectations } from "../render/sshd";
 import { renderSudoers } from "../render/sudoers";
-import { renderDockerUserBlock, renderUfwDefaults, renderUser6Rules, renderUserRules } from "../render/ufw";
+import { renderDockerUserBlock, renderUfwDefaults, renderUser6Rules, renderUserRules, UFW_LOGLEVEL } from "../render/ufw";
 import { renderCoolifyOverride } from "../render/coolify";
 import { TAILNET_TAGS } from "../model/segmentation";
 import { TYPES } from "../model/types";
@@ -72,6 +72,7 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             USER_RULES: renderUserRules(ufw),
             USER6_RULES: renderUser6Rules(ufw),
             UFW_DEFAULTS: renderUfwDefaults(),
+            UFW_LOGLEVEL,
             DEADMAN_SECONDS: String(host.deadManSeconds),
         }, { deadManSeconds: host.deadManSeconds }),
         step("docker", {

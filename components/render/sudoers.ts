@@ -5,6 +5,8 @@ import { UNRESTRICTED_SUDO } from "../model/sudo";
 
 export const RUNNER_PATH = "/usr/local/sbin/demesne-run";
 export const SCRIPT_ALLOWLIST_PATH = "/etc/demesne/scripts.allow";
+/** Where the baseline layer installs renderSudoers() (baseline.sh). */
+export const SUDOERS_PATH = "/etc/sudoers.d/demesne";
 
 export function renderSudoers(deployUser: string): string {
     return [

@@ -10,23 +10,44 @@ export interface UfwArgs {
 }
 
 const USER_CHAINS = [
-    "ufw-user-input", "ufw-user-output", "ufw-user-forward",
-    "ufw-before-logging-input", "ufw-before-logging-output", "ufw-before-logging-forward",
-    "ufw-user-logging-input", "ufw-user-logging-output", "ufw-user-logging-forward",
-    "ufw-after-logging-input", "ufw-after-logging-output", "ufw-after-logging-forward",
-    "ufw-logging-deny", "ufw-logging-allow", "ufw-user-limit", "ufw-user-limit-accept",
+    "user-input", "user-output", "user-forward",
+    "before-logging-input", "before-logging-output", "before-logging-forward",
+    "user-logging-input", "user-logging-output", "user-logging-forward",
+    "after-logging-input", "after-logging-output", "after-logging-forward",
+    "logging-deny", "logging-allow", "user-limit", "user-limit-accept",
 ];
 
-function userRules(rules: string[]): string {
+/** ufw's own log level, which decides its LOGGING block; the firewall layer sets it in ufw.conf. */
+export const UFW_LOGLEVEL = "low";
+
+/**
+ * A user rules file exactly as ufw writes it back (blank lines, LOGGING and RATE LIMITING blocks for
+ * LOGLEVEL=low, `ufw6-` chains for IPv6): ufw rewrites the file on enable, so any other form would make
+ * the firewall layer report a change on every run.
+ */
+function userRules(p: "ufw" | "ufw6", rules: string[]): string {
+    const limit = "-m limit --limit 3/min --limit-burst 10";
     return [
         "*filter",
-        ...USER_CHAINS.map((c) => `:${c} - [0:0]`),
+        ...USER_CHAINS.map((c) => `:${p}-${c} - [0:0]`),
         "### RULES ###",
+        "",
         ...rules,
         "### END RULES ###",
-        "-A ufw-user-limit -m limit --limit 3/minute -j LOG --log-prefix \"[UFW LIMIT BLOCK] \"",
-        "-A ufw-user-limit -j REJECT",
-        "-A ufw-user-limit-accept -j ACCEPT",
+        "",
+        "### LOGGING ###",
+        `-A ${p}-after-logging-input -j LOG --log-prefix "[UFW BLOCK] " ${limit}`,
+        `-A ${p}-after-logging-forward -j LOG --log-prefix "[UFW BLOCK] " ${limit}`,
+        `-I ${p}-logging-deny -m conntrack --ctstate INVALID -j RETURN ${limit}`,
+        `-A ${p}-logging-deny -j LOG --log-prefix "[UFW BLOCK] " ${limit}`,
+        `-A ${p}-logging-allow -j LOG --log-prefix "[UFW ALLOW] " ${limit}`,
+        "### END LOGGING ###",
+        "",
+        "### RATE LIMITING ###",
+        `-A ${p}-user-limit -m limit --limit 3/minute -j LOG --log-prefix "[UFW LIMIT BLOCK] "`,
+        `-A ${p}-user-limit -j REJECT`,
+        `-A ${p}-user-limit-accept -j ACCEPT`,
+        "### END RATE LIMITING ###",
         "COMMIT",
         "",
     ].join("\n");
@@ -36,22 +57,23 @@ function isIpv6(cidr: string): boolean {
     return cidr.includes(":");
 }
 
-function sshRules(ranges: string[]): string[] {
+function sshRules(p: "ufw" | "ufw6", ranges: string[]): string[] {
+    const any = p === "ufw" ? "0.0.0.0/0" : "::/0";
     return ranges.flatMap((range) => [
-        `### tuple ### allow tcp ${SSH_PORT} 0.0.0.0/0 any ${range} in`,
-        `-A ufw-user-input -p tcp --dport ${SSH_PORT} -s ${range} -j ACCEPT`,
+        `### tuple ### allow tcp ${SSH_PORT} ${any} any ${range} in`,
+        `-A ${p}-user-input -p tcp --dport ${SSH_PORT} -s ${range} -j ACCEPT`,
         "",
     ]);
 }
 
 /** /etc/ufw/user.rules (IPv4): SSH from the admin ranges, nothing else. */
 export function renderUserRules(args: UfwArgs): string {
-    return userRules(sshRules(args.adminRanges.filter((r) => !isIpv6(r))));
+    return userRules("ufw", sshRules("ufw", args.adminRanges.filter((r) => !isIpv6(r))));
 }
 
 /** /etc/ufw/user6.rules (IPv6). */
 export function renderUser6Rules(args: UfwArgs): string {
-    return userRules(sshRules(args.adminRanges.filter(isIpv6)).map((l) => l.replace("0.0.0.0/0", "::/0")));
+    return userRules("ufw6", sshRules("ufw6", args.adminRanges.filter(isIpv6)));
 }
 
 /** /etc/default/ufw: deny in, allow out, deny routed. */

@@ -5,7 +5,7 @@
 //  - baseline:<name>  an operator-blessed observation (baseline.ts).
 import { createHash } from "node:crypto";
 import { sshdExpectations } from "../../components/render/sshd";
-import { renderSudoers } from "../../components/render/sudoers";
+import { renderSudoers, SUDOERS_PATH } from "../../components/render/sudoers";
 import { renderObserverSudoers, OBSERVER_SUDOERS_PATH, OBSERVER_USER } from "../../components/model/observer";
 import { allowUsers, BASELINE_PACKAGES } from "../../components/host/layers";
 import type { StackConfig } from "../../components/config/load";
@@ -32,7 +32,6 @@ export interface DesiredState {
   asOf?: string;
 }
 
-export const SUDOERS_PATH = "/etc/sudoers.d/demesne";
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /**

@@ -12,6 +12,8 @@ import { hostSubject } from "../observe/observe";
 import { asOf } from "../queries";
 import { OBSERVATION_ATTRIBUTES } from "./baseline";
 import type { DesiredState, Expected } from "./desired";
+import { SUDOERS_PATH } from "../../components/render/sudoers";
+import { OBSERVER_SUDOERS_PATH } from "../../components/model/observer";
 import { isIgnored, type IgnoreRule } from "./ignore";
 
 export type Change = "changed" | "missing" | "unexpected" | "violation" | "unreachable" | "unobservable";
@@ -76,15 +78,38 @@ export interface ConvergeContext {
   baselineName?: string;
 }
 
-function convergeFor(host: string, attribute: string, ctx: ConvergeContext): Pick<Finding, "layer" | "tier" | "converge"> {
+/** Files a layer writes whole: only a difference in these is converged by running that layer again. */
+const MANAGED_SUDOERS = [SUDOERS_PATH, OBSERVER_SUDOERS_PATH];
+
+/** What removing something a layer never created takes: a person, with this hint. */
+const BY_HAND: Record<string, string> = {
+  listener: "find the process (ss -ltnp) and stop it, or bind it to loopback",
+  "sudoers.file": "remove or fix the file (visudo -c afterwards)",
+  user: "find who created the account, then remove it (userdel)",
+  group: "restore the group's members (gpasswd)",
+  package: "find why it was installed, then apt-get purge it",
+  unit: "stop and disable the unit",
+  mount: "unmount it and fix /etc/fstab",
+};
+
+/** Does running the owning layer again converge this difference? Layers add what they own; they never remove strays. */
+function layerConverges(attribute: string, key: string, change: Change): boolean {
+  if (attribute === "sudoers.file") return MANAGED_SUDOERS.includes(key);
+  if (["user", "group", "package", "container", "image"].includes(attribute)) return change === "missing" || change === "changed";
+  return true;
+}
+
+function convergeFor(host: string, attribute: string, key: string, change: Change, ctx: ConvergeContext): Pick<Finding, "layer" | "tier" | "converge"> {
   const owner = OWNERS[attribute] ?? { layer: null, severity: "low" };
   const rebless = ctx.baselineName ? `; or, if the change is intended: demesne baseline bless ${ctx.baselineName}` : "";
   if (attribute === "reachable") {
     return { layer: null, tier: null, converge: "check the host, its address and its host key; nothing is run until it answers" };
   }
-  if (!owner.layer) {
-    const what = attribute === "listener" ? "find the process (ss -ltnp) and stop it or bind it to loopback" : "change it by hand";
-    return { layer: null, tier: null, converge: `not owned by a demesne layer: ${what}${rebless}` };
+  if (attribute === "probe") {
+    return { layer: null, tier: null, converge: "see the probe's error in `demesne fleet --subject host:<name>`; the observer layer (baseline) may need a replace" };
+  }
+  if (!owner.layer || !layerConverges(attribute, key, change)) {
+    return { layer: null, tier: null, converge: `by hand (no demesne layer removes it): ${BY_HAND[attribute] ?? "change it back"}${rebless}` };
   }
   const tier = STEP_CLASSES[owner.layer].replace;
   const urn = ctx.stepUrns?.get(`${host}/${owner.layer}`);
@@ -185,7 +210,7 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
       severity: f.severity ?? owner?.severity ?? "low",
       desired: show(f.attribute, f.desired),
       observed: show(f.attribute, f.observed),
-      ...convergeFor(f.host, f.attribute, ctx),
+      ...convergeFor(f.host, f.attribute, f.key, f.change, ctx),
     });
   };
   for (const h of hosts) {

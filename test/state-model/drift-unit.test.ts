@@ -157,7 +157,10 @@ describe("computeDrift", () => {
     const ssh = r.findings.find((f) => f.attribute === "sshd")!;
     expect(ssh).toMatchObject({ layer: "ssh", tier: "T3", desired: "no", observed: "yes" });
     expect(ssh.converge).toBe("pulumi up --stack control --target-replace 'urn:pulumi:control::demesne::x$y::h1-ssh' (T3: needs its approval token)");
-    expect(r.findings.find((f) => f.attribute === "listener")!.converge).toMatch(/^not owned by a demesne layer/);
+    expect(r.findings.find((f) => f.attribute === "listener")!.converge).toMatch(/^by hand \(no demesne layer removes it\): find the process/);
+    // The baseline layer writes its own sudoers file, never removes a stray one: a replace would not converge it.
+    expect(r.findings.find((f) => f.key === "/etc/sudoers.d/evil")).toMatchObject({ layer: null, tier: null, converge: expect.stringMatching(/^by hand.*visudo/) });
+    expect(r.findings.find((f) => f.key === "jq")).toMatchObject({ layer: "baseline", tier: "T2" });
     expect(r.summary).toMatchObject({ findings: 5, changed: 1, missing: 1, unexpected: 2, violations: 1 });
   });
 

@@ -1,6 +1,6 @@
 # UFW default deny plus the DOCKER-USER block: Docker-published ports go through FORWARD,
 # not INPUT, so plain `ufw deny` never covers them. Lock-out-capable: dead-man armed first.
-read_params AFTER_BLOCK USER_RULES USER6_RULES UFW_DEFAULTS DEADMAN_SECONDS
+read_params AFTER_BLOCK USER_RULES USER6_RULES UFW_DEFAULTS UFW_LOGLEVEL DEADMAN_SECONDS
 
 apply_ufw() {
     if grep -qx 'ENABLED=yes' "$ROOT/etc/ufw/ufw.conf"; then
@@ -36,8 +36,10 @@ stage_param USER_RULES /etc/ufw/user.rules 0640
 stage_param USER6_RULES /etc/ufw/user6.rules 0640
 stage_param UFW_DEFAULTS /etc/default/ufw 0644
 conf="$(mktemp)"
-sed -e 's/^ENABLED=.*/ENABLED=yes/' "$ROOT/etc/ufw/ufw.conf" > "$conf"
+# LOGLEVEL decides the LOGGING block ufw writes into user.rules: the rendered files assume this one.
+sed -e 's/^ENABLED=.*/ENABLED=yes/' -e "s/^LOGLEVEL=.*/LOGLEVEL=$(param UFW_LOGLEVEL)/" "$ROOT/etc/ufw/ufw.conf" > "$conf"
 grep -qx 'ENABLED=yes' "$conf" || echo 'ENABLED=yes' >> "$conf"
+grep -q '^LOGLEVEL=' "$conf" || echo "LOGLEVEL=$(param UFW_LOGLEVEL)" >> "$conf"
 stage "$conf" /etc/ufw/ufw.conf 0644
 
 # change
