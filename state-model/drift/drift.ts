@@ -99,9 +99,10 @@ function layerConverges(attribute: string, key: string, change: Change): boolean
   return true;
 }
 
-function convergeFor(host: string, attribute: string, key: string, change: Change, ctx: ConvergeContext): Pick<Finding, "layer" | "tier" | "converge"> {
+function convergeFor(host: string, attribute: string, key: string, change: Change, ctx: ConvergeContext, invariant: boolean): Pick<Finding, "layer" | "tier" | "converge"> {
   const owner = OWNERS[attribute] ?? { layer: null, severity: "low" };
-  const rebless = ctx.baselineName ? `; or, if the change is intended: demesne baseline bless ${ctx.baselineName}` : "";
+  // Blessing cannot make an invariant violation acceptable: it would still be reported.
+  const rebless = ctx.baselineName && !invariant ? `; or, if the change is intended: demesne baseline bless ${ctx.baselineName}` : "";
   if (attribute === "reachable") {
     return { layer: null, tier: null, converge: "check the host, its address and its host key; nothing is run until it answers" };
   }
@@ -196,21 +197,22 @@ const show = (attribute: string, v: unknown) => (v === undefined ? null : redact
 export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: IgnoreRule[], ctx: ConvergeContext): DriftReport {
   const findings: Finding[] = [];
   let ignored = 0;
-  const add = (f: Omit<Finding, "subject" | "path" | "source" | "layer" | "tier" | "converge" | "severity"> & { severity?: Severity }) => {
+  const add = (f: Omit<Finding, "subject" | "path" | "source" | "layer" | "tier" | "converge" | "severity"> & { severity?: Severity; invariant?: boolean }) => {
     if (isIgnored(ignore, f.host, f.attribute, f.key)) {
       ignored += 1;
       return;
     }
     const owner = OWNERS[f.attribute];
+    const { invariant, ...rest } = f;
     findings.push({
-      ...f,
+      ...rest,
       subject: hostSubject(f.host),
       path: f.key ? [f.attribute, f.key] : [f.attribute],
       source: desired.source,
       severity: f.severity ?? owner?.severity ?? "low",
       desired: show(f.attribute, f.desired),
       observed: show(f.attribute, f.observed),
-      ...convergeFor(f.host, f.attribute, f.key, f.change, ctx),
+      ...convergeFor(f.host, f.attribute, f.key, f.change, ctx, invariant ?? false),
     });
   };
   for (const h of hosts) {
@@ -232,7 +234,7 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
     const report = (k: string, f: Parameters<typeof add>[0]) => {
       const v = bad.get(k);
       reported.add(k);
-      add(v ? { ...f, severity: v.severity, why: v.why } : f);
+      add(v ? { ...f, severity: v.severity, why: v.why, invariant: true } : f);
     };
     for (const e of want?.expected ?? ([] as Expected[])) {
       const k = `${e.attribute}\u0000${e.key}`;
@@ -254,7 +256,7 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
     for (const [k, v] of bad) {
       if (reported.has(k)) continue;
       const f = byKey.get(k)!;
-      add({ host: h.host, attribute: f.attribute, key: f.key, change: "violation", desired: null, observed: f.value, severity: v.severity, why: v.why });
+      add({ host: h.host, attribute: f.attribute, key: f.key, change: "violation", desired: null, observed: f.value, severity: v.severity, why: v.why, invariant: true });
     }
   }
   findings.sort((a, b) => SEVERITY_ORDER.indexOf(b.severity) - SEVERITY_ORDER.indexOf(a.severity) || a.host.localeCompare(b.host) || a.attribute.localeCompare(b.attribute) || a.key.localeCompare(b.key));
