@@ -29,12 +29,19 @@ export function stackOf(p: Parsed): Stack {
   return { name, cfg: loadStackFile(file) };
 }
 
-/** --host a,b (default: every host of the stack); an unknown name is a usage error. */
+/**
+ * --host a,b (default: every host of the stack that is reached over SSH). A Talos host is never reached over
+ * SSH (praxis invariant 5), so it is never observed; naming one, or an unknown host, is a usage error.
+ */
 export function hostsOf(p: Parsed, stack: Stack): string[] {
-  const all = stack.cfg.hosts.map((h) => h.name);
+  const ssh = stack.cfg.hosts.filter((h) => h.hostType === "ubuntu").map((h) => h.name);
   const want = str(p, "host")?.split(",").map((s) => s.trim()).filter(Boolean);
-  if (!want) return all;
-  for (const h of want) if (!all.includes(h)) throw new UsageError(`--host ${h}: not a host of stack ${stack.name} (hosts: ${all.join(", ")})`);
+  if (!want) return ssh;
+  for (const h of want) {
+    const host = stack.cfg.hosts.find((x) => x.name === h);
+    if (!host) throw new UsageError(`--host ${h}: not a host of stack ${stack.name} (hosts: ${stack.cfg.hosts.map((x) => x.name).join(", ")})`);
+    if (host.hostType !== "ubuntu") throw new UsageError(`--host ${h}: a ${host.hostType} host is never reached over SSH, so it cannot be observed`);
+  }
   return want;
 }
 

@@ -8,7 +8,7 @@
 #
 # Environment (all optional):
 #   DEMESNE_TOOLCHAIN_DIR        cache root; default ${XDG_CACHE_HOME:-$HOME/.cache}/demesne/toolchain
-#   DEMESNE_PULUMI_VERSION       3.270.0   (CLI and language host; no leading v)
+#   DEMESNE_PULUMI_VERSION       3.274.1   (CLI and language host; no leading v)
 #   DEMESNE_COMMAND_VERSION      1.2.1     DEMESNE_TAILSCALE_VERSION 0.29.1     DEMESNE_OVH_VERSION 2.19.1
 #   DEMESNE_TOOLCHAIN_BINARIES   space-separated subset of the binaries below (default: all of them)
 #   DEMESNE_TOOLCHAIN_JOBS       builds run at once (default: cores, at most one per 4 GiB of free memory)
@@ -19,7 +19,9 @@
 # are provider plugins already installed in the Pulumi plugin cache; only what is still missing is built.
 set -euo pipefail
 
-PULUMI_V=${DEMESNE_PULUMI_VERSION:-3.270.0}
+# The SDK in package.json is 3.270.0, but the Go module proxy does not serve pkg/v3 at that version; a newer CLI
+# runs programs of an older SDK, so the newest served one is the default.
+PULUMI_V=${DEMESNE_PULUMI_VERSION:-3.274.1}
 COMMAND_V=${DEMESNE_COMMAND_VERSION:-1.2.1}
 TAILSCALE_V=${DEMESNE_TAILSCALE_VERSION:-0.29.1}
 OVH_V=${DEMESNE_OVH_VERSION:-2.19.1}

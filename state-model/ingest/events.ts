@@ -157,12 +157,14 @@ export function mapEvents(doc: Doc, inputSha256: string, opts: { stack?: string;
   }
   if (isPreview !== true) for (const e of effects) e();
   const at = last;
-  const complete = summary !== undefined && !cancelled;
+  // The engine ends every event stream with a cancelEvent (its end-of-stream marker, seen in real streams):
+  // only a stream without a summary was cut short.
+  const complete = summary !== undefined;
   sink.assert(update, "started", new Date(first!).toISOString(), first!);
   sink.assert(update, "ended", new Date(last).toISOString(), at);
   sink.assert(update, "preview", isPreview ?? null, at);
   sink.assert(update, "complete", complete, at);
-  sink.assert(update, "result", summary?.result ?? (cancelled ? "cancelled" : failed ? "failed" : "incomplete"), at);
+  sink.assert(update, "result", summary?.result ?? (failed ? "failed" : cancelled ? "cancelled" : "incomplete"), at);
   if (summary?.resourceChanges) sink.assert(update, "resourceChanges", summary.resourceChanges, at);
   if (stack) sink.assert(update, "stack", stack, at);
   return {

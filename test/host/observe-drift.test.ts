@@ -206,6 +206,19 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
     expect((await as("sudo -n /usr/sbin/sshd -T")).code).toBe(0);
   });
 
+  it("a Talos host is never reached over SSH, so never observed (praxis invariant 5)", () => {
+    writeStack("mixed", [
+      { name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" },
+      { name: "talos-1", address: host.address, hostType: "talos" },
+    ]);
+    const o = cli("observe", "--stack", "mixed", "--identity", observerKey, "--json");
+    expect(o.code, o.stderr).toBe(0);
+    expect((JSON.parse(o.stdout) as { hosts: { host: string }[] }).hosts.map((h) => h.host)).toEqual([NAME]);
+    const named = cli("observe", "--stack", "mixed", "--host", "talos-1", "--identity", observerKey);
+    expect(named.code).toBe(2);
+    expect(named.stderr).toMatch(/talos host is never reached over SSH/);
+  });
+
   it("an unreachable host is a reachability finding and exit 1", () => {
     writeStack("ghost", [{ name: "ghost", address: host.address, sshPort: 2222, hostKey: host.hostKey, bootstrapUser: "admin" }]);
     const o = cli("observe", "--stack", "ghost", "--identity", observerKey, "--json");
