@@ -103,8 +103,14 @@ async function desiredOf(store: Store, against: string, stack: Stack): Promise<D
 
 function convergeContext(stack: Stack, against: string): ConvergeContext {
   const plan = planProgram(stack.cfg, { stack: stack.name, project: "demesne", dryRun: true });
-  const stepUrns = new Map<string, string>();
-  for (const [, steps] of plan.hostSteps) for (const s of steps) stepUrns.set(`${s.host}/${s.stepClass}`, stepIdentity(s, plan.context).urn);
+  const stepUrns = new Map<string, string[]>();
+  for (const [, steps] of plan.hostSteps) {
+    for (const s of steps) {
+      const urn = stepIdentity(s, plan.context).urn;
+      // The Actuator names a lock-out-capable step's confirm step `<step>-confirm`, beside it.
+      stepUrns.set(`${s.host}/${s.stepClass}`, s.deadManSeconds !== undefined ? [urn, `${urn}-confirm`] : [urn]);
+    }
+  }
   return { stack: stack.name, stepUrns, baselineName: against.startsWith("baseline:") ? against.slice(9) : undefined };
 }
 

@@ -1,5 +1,5 @@
 import type { Store } from "./db/store";
-import { PersonalData } from "./facts/personal";
+import { dataSubjectOf, PersonalData } from "./facts/personal";
 
 /**
  * UK GDPR erasure by crypto-shredding: the data subject's key is destroyed, so every sealed value of theirs
@@ -8,8 +8,12 @@ import { PersonalData } from "./facts/personal";
 export async function erase(store: Store, subject: string, actor: string, reason: string): Promise<{ subjectRef: string; erased: boolean }> {
   if (!actor.trim() || !reason.trim()) throw new Error("erasure needs --actor and --reason");
   return store.transaction(async (tx) => {
-    const ref = await new PersonalData(tx).ref(subject);
-    const r = await tx.query<{ found: boolean }>("SELECT demesne_erase($1, $2, $3) AS found", [ref, actor, reason]);
+    const pd = new PersonalData(tx);
+    const ref = await pd.ref(subject);
+    // The reason is kept for the record; a data subject named in it is kept only as their reference.
+    let clean = reason;
+    for (let s = dataSubjectOf(clean); s; s = dataSubjectOf(clean)) clean = clean.split(s).join(`pd:${await pd.ref(s)}`);
+    const r = await tx.query<{ found: boolean }>("SELECT demesne_erase($1, $2, $3) AS found", [ref, actor, clean]);
     return { subjectRef: ref, erased: r.rows[0]!.found };
   });
 }

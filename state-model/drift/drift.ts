@@ -73,8 +73,8 @@ const OWNERS: Record<string, { layer: StepClassName | null; severity: Severity }
 /** Where drift finds step URNs to name in its converge commands (from the program's plan of a stack). */
 export interface ConvergeContext {
   stack?: string;
-  /** `${host}/${layer}` → the step's URN. */
-  stepUrns?: Map<string, string>;
+  /** `${host}/${layer}` → the URNs a replace must name: the step's, and its confirm step's if it has one. */
+  stepUrns?: Map<string, string[]>;
   baselineName?: string;
 }
 
@@ -113,11 +113,12 @@ function convergeFor(host: string, attribute: string, key: string, change: Chang
     return { layer: null, tier: null, converge: `by hand (no demesne layer removes it): ${BY_HAND[attribute] ?? "change it back"}${rebless}` };
   }
   const tier = STEP_CLASSES[owner.layer].replace;
-  const urn = ctx.stepUrns?.get(`${host}/${owner.layer}`);
+  const urns = ctx.stepUrns?.get(`${host}/${owner.layer}`);
   const stack = ctx.stack ? ` --stack ${ctx.stack}` : "";
-  // A command step has no Read: only a replace runs its script again (a plain --target changes nothing).
-  const cmd = urn
-    ? `pulumi up${stack} --target-replace '${urn}'`
+  // A command step has no Read: only a replace runs its script again (a plain --target changes nothing). A
+  // lock-out-capable layer's confirm step is replaced with it, or its dead-man would restore the drift.
+  const cmd = urns
+    ? `pulumi up${stack} ${urns.map((u) => `--target-replace '${u}'`).join(" ")}`
     : `pulumi up${stack} --target-replace <URN of ${host}'s ${owner.layer} step (npm run steps)>`;
   const approval = tier === "T3" ? " (T3: needs its approval token)" : "";
   return { layer: owner.layer, tier, converge: `${cmd}${approval}${rebless}` };
@@ -198,7 +199,8 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
   const findings: Finding[] = [];
   let ignored = 0;
   const add = (f: Omit<Finding, "subject" | "path" | "source" | "layer" | "tier" | "converge" | "severity"> & { severity?: Severity; invariant?: boolean }) => {
-    if (isIgnored(ignore, f.host, f.attribute, f.key)) {
+    // An invariant violation is never ignorable: an ignore rule accepts drift, not a broken invariant.
+    if (!f.invariant && isIgnored(ignore, f.host, f.attribute, f.key)) {
       ignored += 1;
       return;
     }

@@ -7,6 +7,9 @@ import type { Queryable } from "../db/store";
  * the plaintext is gone. Encryption is deterministic per key (IV from an HMAC of the plaintext) so that
  * re-ingesting the same value is still recognised as unchanged.
  */
+/** What a sealed value of an erased data subject reads as. */
+export const ERASED = "[erased]";
+
 export const PERSONAL_MARK = "$personal";
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
 
@@ -42,7 +45,9 @@ export class PersonalData {
     if (this.keys.has(ref) && (this.keys.get(ref) || !create)) return this.keys.get(ref)!;
     const r = await this.db.query<{ key: Buffer | Uint8Array }>("SELECT key FROM subject_key WHERE subject_ref = $1", [ref]);
     let key = r.rows[0] ? Buffer.from(r.rows[0].key) : null;
-    if (!key && create) {
+    // An erased subject never gets a new key: what names them again is stored as erased, not re-identified.
+    const erased = !key && create && (await this.db.query("SELECT 1 FROM erasure WHERE subject_ref = $1", [ref])).rows.length > 0;
+    if (!key && create && !erased) {
       key = randomBytes(32);
       await this.db.query("INSERT INTO subject_key (subject_ref, key) VALUES ($1, $2)", [ref, key]);
     }
@@ -56,7 +61,8 @@ export class PersonalData {
       const subject = dataSubjectOf(v);
       if (!subject) return v;
       const ref = await this.ref(subject);
-      const key = (await this.key(ref, true))!;
+      const key = await this.key(ref, true);
+      if (!key) return ERASED;
       const iv = createHmac("sha256", key).update(v).digest().subarray(0, 12);
       const c = createCipheriv("aes-256-gcm", key, iv);
       const ct = Buffer.concat([c.update(v, "utf8"), c.final(), c.getAuthTag()]);
@@ -78,7 +84,7 @@ export class PersonalData {
     if (v && typeof v === "object") {
       if (isSealed(v)) {
         const key = await this.key(v[PERSONAL_MARK], false);
-        if (!key) return "[erased]";
+        if (!key) return ERASED;
         const raw = Buffer.from(v.ct, "base64");
         const d = createDecipheriv("aes-256-gcm", key, Buffer.from(v.iv, "base64"));
         d.setAuthTag(raw.subarray(raw.length - 16));

@@ -126,12 +126,19 @@ describe.each(BACKENDS)("fleet store on %s", (backend) => {
     expect(raw.rows.map((r) => r.v).join("\n")).not.toContain(email);
     await auditAppend(store, { actor: "test", action: "ingest", params: { note: email }, output: "x" });
     const rowsBefore = (await history(store, { subject: ACL })).length;
-    const r = await erase(store, email, "dpo", "subject access erasure request 42");
+    const r = await erase(store, email, "dpo", `erasure request 42 from ${email}`);
     expect(r.erased).toBe(true);
+    const reasons = await store.query<{ reason: string }>("SELECT reason FROM erasure");
+    expect(reasons.rows.map((x) => x.reason).join("\n")).not.toContain(email);
     const after = await history(store, { subject: ACL });
     expect(after.length).toBe(rowsBefore);
     expect(JSON.stringify(after)).not.toContain(email);
     expect(JSON.stringify(after)).toContain("[erased]");
+    // Input that names the erased subject again is recorded as erased: no new key, nothing re-identified.
+    await ingest(store, aclUpdate(T0 + 400, { admin: email, sentinel: SENTINEL }));
+    const again = await asOf(store, { subject: ACL });
+    expect(JSON.stringify(again)).not.toContain(email);
+    expect(JSON.stringify(again)).toContain("[erased]");
     await expect(auditVerify(store)).resolves.toMatchObject({ entries: expect.any(Number) });
     if (t.dataDir) {
       await store.close();
