@@ -1,13 +1,13 @@
 // `demesne observe`, `demesne drift` and `demesne baseline bless`. Hosts come from the stack file
 // (address, SSH port and the pinned host key); the observer's key from --identity or DEMESNE_OBSERVER_KEY.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { StackConfig } from "../components/config/load";
 import { loadStackFile, stackFilePath } from "../components/config/stack-file";
 import { stepIdentity } from "../components/actuator/steps";
 import { planProgram } from "../components/program";
 import type { Store } from "../state-model/db/store";
 import { blessBaseline, desiredFromBaseline } from "../state-model/drift/baseline";
-import { desiredFromConfig, type DesiredState } from "../state-model/drift/desired";
+import { desiredFromApplied, desiredFromConfig, desiredFromPlan, type DesiredState } from "../state-model/drift/desired";
 import { computeDrift, hostState, recordFindings, type ConvergeContext, type Finding } from "../state-model/drift/drift";
 import { DEFAULT_IGNORE_FILE, loadIgnoreRules } from "../state-model/drift/ignore";
 import { probeHost, recordObservation, type HostObservation, type ObserveTarget } from "../state-model/observe/observe";
@@ -95,10 +95,18 @@ export async function observe(p: Parsed, out: Output, store: Store, actor: strin
 async function desiredOf(store: Store, against: string, stack: Stack): Promise<DesiredState> {
   if (against === "desired") return desiredFromConfig(stack.cfg, stack.name);
   if (against.startsWith("baseline:")) return desiredFromBaseline(store, against.slice(9));
-  if (against === "applied" || against.startsWith("plan:")) {
-    throw new UsageError(`--against ${against} needs a checkpoint or plan of the real engine, which cannot run here yet; use desired or baseline:NAME`);
+  if (against === "applied") return desiredFromApplied(store, stack.cfg, stack.name);
+  if (against.startsWith("plan:")) {
+    const file = against.slice(5);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new UsageError(`--against ${against}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return desiredFromPlan(text, file, stack.cfg, stack.name);
   }
-  throw new UsageError(`--against must be desired, baseline:NAME, applied or plan:FILE (got '${against}')`);
+  throw new UsageError(`--against must be desired, applied, plan:FILE or baseline:NAME (got '${against}')`);
 }
 
 function convergeContext(stack: Stack, against: string): ConvergeContext {
@@ -124,11 +132,12 @@ export async function drift(p: Parsed, out: Output, store: Store, actor: string)
   const report = computeDrift(desired, states, ignore, convergeContext(stack, against));
   const findings = await recordFindings(store, report, hosts, { actor });
   if (out.json) {
-    out.data({ stack: stack.name, source: report.source, summary: report.summary, findings });
+    out.data({ stack: stack.name, source: report.source, summary: report.summary, notes: report.notes, findings });
   } else {
     const s = report.summary;
     out.line(`drift of stack ${stack.name} against ${report.source}: ${s.findings} finding${s.findings === 1 ? "" : "s"} on ${s.hosts} host${s.hosts === 1 ? "" : "s"}` +
       ` (changed ${s.changed}, missing ${s.missing}, unexpected ${s.unexpected}, violations ${s.violations}, unreachable ${s.unreachable}, ignored ${s.ignored})`);
+    for (const n of report.notes) out.line(`  note: ${n}`);
     for (const f of findings) out.line(formatFinding(f));
   }
   return findings.length ? EXIT.refused : EXIT.ok;

@@ -26,7 +26,7 @@ const USAGE = `usage: demesne <command> [options] [--json]
   correct <subject> <attr> <value-json> --actor A --reason R [--key K] [--valid-from T] [--valid-to T]
   erase <data-subject> --actor A --reason R
   observe          [--stack S] [--host H,…] [--identity KEY]   (read-only probes over SSH as the observer)
-  drift            [--stack S] [--host H,…] [--against desired|baseline:NAME] [--ignore FILE]
+  drift            [--stack S] [--host H,…] [--against desired|applied|plan:FILE|baseline:NAME] [--ignore FILE]
   baseline bless NAME [--stack S] [--host H,…] [--reason R]
   audit verify [--anchor FILE]
   audit anchor            (prints the chain head; keep it outside the store)

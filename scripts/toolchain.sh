@@ -7,7 +7,7 @@
 #   scripts/toolchain.sh --print-path    the same, then print the bin dir to put on PATH (alone on stdout)
 #
 # Environment (all optional):
-#   DEMESNE_TOOLCHAIN_DIR        cache root; default ${XDG_CACHE_HOME:-$HOME/.cache}/demesne/toolchain
+#   DEMESNE_TOOLCHAIN_DIR        cache root; default ${DEMESNE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/demesne}/toolchain
 #   DEMESNE_PULUMI_VERSION       3.274.1   (CLI and language host; no leading v)
 #   DEMESNE_COMMAND_VERSION      1.2.1     DEMESNE_TAILSCALE_VERSION 0.29.1     DEMESNE_OVH_VERSION 2.19.1
 #   DEMESNE_TOOLCHAIN_BINARIES   space-separated subset of the binaries below (default: all of them)
@@ -27,7 +27,7 @@ TAILSCALE_V=${DEMESNE_TAILSCALE_VERSION:-0.29.1}
 OVH_V=${DEMESNE_OVH_VERSION:-2.19.1}
 ALL="pulumi-resource-ovh pulumi-resource-tailscale pulumi pulumi-resource-command pulumi-language-nodejs"
 KEY=pulumi-${PULUMI_V}_command-${COMMAND_V}_tailscale-${TAILSCALE_V}_ovh-${OVH_V}
-ROOT=${DEMESNE_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/demesne/toolchain}/$KEY
+ROOT=${DEMESNE_TOOLCHAIN_DIR:-${DEMESNE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/demesne}/toolchain}/$KEY
 BIN=$ROOT/bin LOGS=$ROOT/logs SRC=$ROOT/src STAMPS=$ROOT/stamps
 export PULUMI_SKIP_UPDATE_CHECK=true
 

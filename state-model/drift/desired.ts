@@ -9,6 +9,11 @@ import { renderSudoers, SUDOERS_PATH } from "../../components/render/sudoers";
 import { renderObserverSudoers, OBSERVER_SUDOERS_PATH, OBSERVER_USER } from "../../components/model/observer";
 import { allowUsers, BASELINE_PACKAGES } from "../../components/host/layers";
 import type { StackConfig } from "../../components/config/load";
+import { stepIdentity } from "../../components/actuator/steps";
+import { planProgram } from "../../components/program";
+import type { Queryable } from "../db/store";
+import { asOf } from "../queries";
+import { OWNERS } from "./owners";
 
 export interface Expected {
   attribute: string;
@@ -27,6 +32,8 @@ export interface HostDesired {
 
 export interface DesiredState {
   source: string;
+  /** What this source cannot vouch for, said to the person reading the report. */
+  notes?: string[];
   hosts: Map<string, HostDesired>;
   /** When the source was recorded or blessed (ISO-8601), if it has such a time. */
   asOf?: string;
@@ -77,3 +84,69 @@ function sudoersFact(text: string): { sha256: string } {
   return { sha256: sha256(text) };
 }
 
+
+/** The content-hash triggers a source holds for a step URN (undefined: the source does not have that step). */
+type TriggersOf = (urn: string) => Promise<unknown[] | undefined>;
+
+/**
+ * The config's expectations restricted to the layers whose content in `source` (a checkpoint, a plan) is the
+ * config's; every other layer is left out with a note — pending work or a stale source, not drift.
+ */
+async function desiredFromContent(
+  cfg: StackConfig, stack: string, source: string, triggersOf: TriggersOf, says: { missing: string; changed: string },
+): Promise<DesiredState> {
+  const desired = desiredFromConfig(cfg, stack);
+  const plan = planProgram(cfg, { stack, project: "demesne", dryRun: true });
+  const notes: string[] = [];
+  for (const [host, want] of desired.hosts) {
+    const keep = new Set<string>();
+    for (const step of plan.hostSteps.get(host) ?? []) {
+      const id = stepIdentity(step, plan.context);
+      const triggers = await triggersOf(id.urn);
+      if (!triggers) notes.push(`${host} ${step.stepClass}: ${says.missing}; left out`);
+      else if (!triggers.includes(`content:${id.contentHash}`)) notes.push(`${host} ${step.stepClass}: ${says.changed}; left out`);
+      else {
+        keep.add(step.stepClass);
+      }
+    }
+    const layerOf = (attribute: string) => OWNERS[attribute]?.layer ?? "";
+    want.expected = want.expected.filter((e) => keep.has(layerOf(e.attribute)));
+    want.complete = want.complete.filter((a) => keep.has(layerOf(a)));
+  }
+  return { source, hosts: desired.hosts, notes };
+}
+
+const triggersIn = (inputs: unknown) => {
+  const t = (inputs as { triggers?: unknown } | undefined)?.triggers;
+  return Array.isArray(t) ? t : undefined;
+};
+
+/**
+ * What was last applied, as far as the recorder knows it: the stack's checkpoint (an ingested `pulumi stack
+ * export`) names each layer step with the content hash in its triggers.
+ */
+export async function desiredFromApplied(db: Queryable, cfg: StackConfig, stack: string): Promise<DesiredState> {
+  const d = await desiredFromContent(cfg, stack, `applied:${stack}`,
+    async (urn) => triggersIn((await asOf(db, { subject: urn })).find((f) => f.attribute === "inputs")?.value),
+    { missing: "not in the last applied checkpoint (never applied)", changed: "the config changed since it was applied (pending, not drift)" });
+  if ([...d.hosts.values()].every((h) => h.expected.length === 0) && d.notes!.every((n) => n.includes("never applied"))) {
+    throw new Error(`no applied checkpoint of stack ${stack} in the recorder: ingest one (pulumi stack export | demesne ingest - --stack ${stack})`);
+  }
+  return d;
+}
+
+/** What a saved plan (`pulumi preview --save-plan FILE`) will leave on the hosts: its steps' goal inputs. */
+export async function desiredFromPlan(planText: string, file: string, cfg: StackConfig, stack: string): Promise<DesiredState> {
+  let doc: { resourcePlans?: Record<string, { goal?: { inputs?: unknown } | null; steps?: string[] | null }> };
+  try {
+    doc = JSON.parse(planText) as typeof doc;
+  } catch (e) {
+    throw new Error(`${file}: not a plan (JSON: ${(e as Error).message})`);
+  }
+  if (!doc.resourcePlans || typeof doc.resourcePlans !== "object") throw new Error(`${file}: not a plan (no resourcePlans)`);
+  return desiredFromContent(cfg, stack, `plan:${file}`, async (urn) => {
+    const rp = doc.resourcePlans![urn];
+    if (!rp || (rp.steps ?? []).includes("delete")) return undefined;
+    return triggersIn(rp.goal?.inputs);
+  }, { missing: "not in the plan, or deleted by it", changed: "the config changed since the plan was saved (a stale plan)" });
+}

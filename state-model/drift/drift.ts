@@ -15,9 +15,10 @@ import type { DesiredState, Expected } from "./desired";
 import { SUDOERS_PATH } from "../../components/render/sudoers";
 import { OBSERVER_SUDOERS_PATH } from "../../components/model/observer";
 import { isIgnored, type IgnoreRule } from "./ignore";
+import { OWNERS, type Severity } from "./owners";
 
 export type Change = "changed" | "missing" | "unexpected" | "violation" | "unreachable" | "unobservable";
-export type Severity = "critical" | "high" | "medium" | "low";
+export type { Severity };
 const SEVERITY_ORDER: Severity[] = ["low", "medium", "high", "critical"];
 
 export interface Finding {
@@ -43,32 +44,11 @@ export interface Finding {
 
 export interface DriftReport {
   source: string;
+  /** What the comparison left out, and why (e.g. a layer whose config changed since it was applied). */
+  notes: string[];
   summary: { hosts: number; findings: number; changed: number; missing: number; unexpected: number; violations: number; unreachable: number; ignored: number };
   findings: Finding[];
 }
-
-/** Which layer of a host owns an attribute, and how bad a difference in it is. */
-const OWNERS: Record<string, { layer: StepClassName | null; severity: Severity }> = {
-  sshd: { layer: "ssh", severity: "high" },
-  "ufw.status": { layer: "firewall", severity: "high" },
-  "ufw.default": { layer: "firewall", severity: "high" },
-  "ufw.rule": { layer: "firewall", severity: "high" },
-  "iptables.policy": { layer: "firewall", severity: "high" },
-  "iptables.rule": { layer: "firewall", severity: "high" },
-  "sudoers.file": { layer: "baseline", severity: "high" },
-  user: { layer: "baseline", severity: "high" },
-  group: { layer: "baseline", severity: "high" },
-  package: { layer: "baseline", severity: "medium" },
-  listener: { layer: null, severity: "high" },
-  container: { layer: "service", severity: "medium" },
-  image: { layer: "service", severity: "medium" },
-  tailscale: { layer: "tailscale", severity: "medium" },
-  unit: { layer: null, severity: "medium" },
-  mount: { layer: null, severity: "medium" },
-  blockdevice: { layer: null, severity: "low" },
-  reachable: { layer: null, severity: "high" },
-  probe: { layer: null, severity: "medium" },
-};
 
 /** Where drift finds step URNs to name in its converge commands (from the program's plan of a stack). */
 export interface ConvergeContext {
@@ -265,6 +245,7 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
   const count = (c: Change) => findings.filter((f) => f.change === c).length;
   return {
     source: desired.source,
+    notes: desired.notes ?? [],
     summary: {
       hosts: hosts.length, findings: findings.length, changed: count("changed"), missing: count("missing"),
       unexpected: count("unexpected"), violations: count("violation"), unreachable: count("unreachable") + count("unobservable"), ignored,

@@ -10,6 +10,10 @@ import { BASELINE_PACKAGES } from "../../components/host/layers";
 import { OBSERVER_USER } from "../../components/model/observer";
 import { keyPair as helperKeyPair, layerParams, runLayer as runHostLayer, writeStackFile } from "../helpers/configured-host";
 import { demesne } from "../helpers/demesne-cli";
+import { stackExport } from "../helpers/engine-inputs";
+import { stepIdentity } from "../../components/actuator/steps";
+import { loadStackFile } from "../../components/config/stack-file";
+import { planProgram } from "../../components/program";
 import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
 
 const NAME = "drift";
@@ -81,6 +85,43 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
   it("the layers are idempotent on the real host: a second run reports changed=false", async () => {
     const params = layerParams(path.join(work, "Pulumi.t.yaml"), "t", NAME);
     for (const layer of ["baseline", "ssh", "firewall"] as const) expect(await runLayer(layer, params(layer)), layer).toBe("changed=false");
+  });
+
+  it("against the applied checkpoint: applied layers hold; a config change not applied yet is pending, not drift", () => {
+    const file = path.join(work, "Pulumi.t.yaml");
+    const original = readFileSync(file, "utf8");
+    // The checkpoint `pulumi stack export` would hold after applying baseline, ssh and firewall (the engine cannot
+    // run this program here): each step's URN with the content hash in its triggers.
+    const plan = planProgram(loadStackFile(file), { stack: "t", project: "demesne", dryRun: true });
+    const applied = plan.hostSteps.get(NAME)!.filter((s) => ["baseline", "ssh", "firewall"].includes(s.stepClass)).map((s) => {
+      const id = stepIdentity(s, plan.context);
+      return { urn: id.urn, custom: true, type: "command:remote:Command", inputs: { triggers: [`content:${id.contentHash}`] }, outputs: {} };
+    });
+    writeFileSync(path.join(work, "export.json"), stackExport(new Date().toISOString(), applied));
+    expect(cli("ingest", path.join(work, "export.json"), "--stack", "t").code).toBe(0);
+    const a = cli("drift", "--stack", "t", "--against", "applied", "--json");
+    expect(a.code, a.stdout).toBe(0);
+    expect((JSON.parse(a.stdout) as { notes: string[] }).notes).toContain(`${NAME} tailscale: not in the last applied checkpoint (never applied); left out`);
+    // A saved plan: the same content for every step but the firewall, which it deletes.
+    const resourcePlans = Object.fromEntries(plan.hostSteps.get(NAME)!.map((s) => {
+      const id = stepIdentity(s, plan.context);
+      return [id.urn, s.stepClass === "firewall" ? { steps: ["delete"] } : { goal: { inputs: { triggers: [`content:${id.contentHash}`] } }, steps: ["same"] }];
+    }));
+    writeFileSync(path.join(work, "plan.json"), JSON.stringify({ manifest: { time: new Date().toISOString() }, resourcePlans }));
+    const pl = cli("drift", "--stack", "t", "--against", `plan:${path.join(work, "plan.json")}`, "--json");
+    expect(pl.code, pl.stdout).toBe(0);
+    expect((JSON.parse(pl.stdout) as { notes: string[] }).notes).toEqual([`${NAME} firewall: not in the plan, or deleted by it; left out`]);
+    try {
+      writeFileSync(file, original.replace(`- 10.251.${INDEX}.0/30`, `- 10.251.${INDEX}.0/30\n    - 203.0.113.0/24`));
+      const d = cli("drift", "--stack", "t", "--json");
+      expect(d.code).toBe(1);
+      expect(json(d).findings.map((f) => [f.attribute, f.key, f.change])).toEqual([["ufw.rule", "22/tcp ALLOW IN 203.0.113.0/24", "missing"]]);
+      const p = cli("drift", "--stack", "t", "--against", "applied", "--json");
+      expect(p.code, p.stdout).toBe(0);
+      expect((JSON.parse(p.stdout) as { notes: string[] }).notes).toContain(`${NAME} firewall: the config changed since it was applied (pending, not drift); left out`);
+    } finally {
+      writeFileSync(file, original);
+    }
   });
 
   const cases: { what: string; change: string; revert: string; expect: [string, string, string][]; desired?: boolean }[] = [
