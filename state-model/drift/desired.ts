@@ -1,7 +1,8 @@
-// What a host should look like, in the probes' vocabulary, from one of two sources:
+// What a host should look like, in the probes' vocabulary:
 //  - desired:<stack>  what the program's layers install, computed from the stack config by the same model
 //                     the program uses (the ssh drop-in implies `sshd -T` values, the firewall layer UFW's
-//                     rules and defaults, the baseline layer its sudoers file, user and packages);
+//                     rules and defaults, the baseline layer its sudoers files, users and packages);
+//  - applied:<stack>, plan:FILE  the same, for just the layers whose content the checkpoint or plan holds;
 //  - baseline:<name>  an operator-blessed observation (baseline.ts).
 import { createHash } from "node:crypto";
 import { sshdExpectations } from "../../components/render/sshd";

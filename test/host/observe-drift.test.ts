@@ -226,7 +226,7 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
   });
 
   it("the observer identity cannot change the host", async () => {
-    for (const cmd of ["touch /tmp/x", "sudo -n iptables -F", "bash -i", "all; touch /tmp/x", "probe sshd-T"]) {
+    for (const cmd of ["touch /var/lib/demesne-x", "sudo -n iptables -F", "bash -i", "all; touch /var/lib/demesne-x", "probe sshd-T"]) {
       const r = await host.ssh(OBSERVER_USER, observerKey, cmd);
       expect(r.code, cmd).not.toBe(0);
     }

@@ -33,7 +33,7 @@ describe("the observe script (the observer key's forced command)", () => {
   });
 
   it.each([
-    "rm -rf /tmp/x", "bash", "probe", "probe users; id", "probe ../../bin/sh", "all; touch /tmp/pwned", "",
+    "rm -rf /srv/x", "bash", "probe", "probe users; id", "probe ../../bin/sh", "all; touch /srv/pwned", "",
   ])("refuses anything but `all` or known probe ids: %j", (cmd) => {
     const r = runScript(cmd);
     expect(r.status).toBe(2);
