@@ -7,6 +7,7 @@ import * as path from "node:path";
 const PACKAGES: Record<string, string> = {
     sshd: "openssh-server", "ssh-keygen": "openssh-client", visudo: "sudo", "iptables-restore": "iptables",
     "iptables-legacy-restore": "iptables", shellcheck: "shellcheck", unshare: "util-linux",
+    "ssh-audit": "ssh-audit",
 };
 
 /** The absolute path of a tool, or an error saying which Debian package provides it. */

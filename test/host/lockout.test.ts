@@ -1,0 +1,92 @@
+// The ssh layer on a real sandboxed host can never lock its operator out: a config that passes `sshd -t` but
+// locks everyone out is rolled back by the dead-man within its window; a layer that fails leaves the previous
+// working config in place; and Debian's ssh-audit rates nothing in the hardened sshd a failure.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeParams } from "../../components/actuator/wire";
+import { layerScript } from "../../components/host/scripts";
+import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
+import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
+import { requireTool } from "../helpers/tools";
+
+const NAME = "lockout";
+const INDEX = 22;
+const DROPIN = "/etc/ssh/sshd_config.d/00-hardening.conf";
+const work = mkdtempSync(path.join(tmpdir(), "demesne-lockout-"));
+let host: TestHost;
+let ssh: (layer: string) => Record<string, string>;
+
+const adminCanLogIn = async () => (await host.ssh("admin", host.adminKey, "true", { timeoutMs: 10_000 })).code === 0;
+const dropinSha = async () => (await host.exec(`sha256sum ${DROPIN} | cut -c1-64`)).stdout.trim();
+
+function sshAudit(): { code: number; out: string } {
+  requireTool("ssh-audit");
+  const r = spawnSync("ssh-audit", ["-n", "-p", "22", host.address], { encoding: "utf8", timeout: 60_000 });
+  return { code: r.status ?? -1, out: r.stdout };
+}
+
+beforeAll(async () => {
+  await stopTestHost(NAME);
+  host = await startTestHost(NAME, INDEX);
+  const observer = keyPair(work, "observer");
+  const file = writeStackFile(work, "t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
+    { observerPub: observer.pub, adminRange: `10.251.${INDEX}.0/30` });
+  ssh = layerParams(file, "t", NAME);
+}, 120_000);
+
+afterAll(async () => {
+  await host?.stop();
+});
+
+describe("the ssh layer on a real host", { timeout: 120_000 }, () => {
+  it("ssh-audit rates the stock sshd with failures, and nothing in the hardened one a failure", async () => {
+    const before = sshAudit();
+    expect(before.code, before.out).toBe(3); // ssh-audit's exit code for a failure: the check can fail
+    expect(await runLayer(host, "ssh", ssh("ssh"))).toBe("changed=true");
+    await runLayer(host, "confirm", { TARGET_LAYER: "ssh" });
+    const after = sshAudit();
+    expect(after.out).not.toMatch(/\[fail\]/);
+    expect([0, 2], after.out).toContain(after.code); // good, or warnings only
+    expect(await adminCanLogIn()).toBe(true);
+  });
+
+  it("a config that passes sshd -t but locks the operator out is rolled back by the dead-man within its window", async () => {
+    const good = await dropinSha();
+    const p = ssh("ssh");
+    const locked = {
+      ...p,
+      DROPIN: p.DROPIN!.replace(/^AllowUsers .*$/m, "AllowUsers nobody-else"),
+      EXPECT: `${p.EXPECT!.split("\n").filter((l) => l && !l.startsWith("allowusers ")).join("\n")}\nallowusers nobody-else\n`,
+      DEADMAN_SECONDS: "5",
+    };
+    const start = Date.now();
+    expect(await runLayer(host, "ssh", locked)).toBe("changed=true"); // sshd -t and the layer's verify pass
+    expect(await adminCanLogIn()).toBe(false); // locked out, and no confirm step can log in to cancel the restore
+    let back = false;
+    while (!back && Date.now() - start < 30_000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      back = await adminCanLogIn();
+    }
+    const took = (Date.now() - start) / 1000;
+    expect(back, "the dead-man restore did not bring SSH back").toBe(true);
+    expect(took).toBeGreaterThanOrEqual(4);
+    expect(took).toBeLessThan(20);
+    expect(await dropinSha()).toBe(good);
+  });
+
+  it("a layer that fails leaves the previous working config in place and says so", async () => {
+    const good = await dropinSha();
+    const p = ssh("ssh");
+    await host.writeFile("/root/ssh.sh", layerScript("ssh").text, 0o700);
+    const broken = { ...p, DROPIN: `${p.DROPIN}MaxAuthTries banana\n` };
+    const r = await host.exec("bash /root/ssh.sh", { input: encodeParams(broken) });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout.trim().split("\n").pop()).toBe("changed=false");
+    expect(r.stderr).toMatch(/restoring the previous configuration|does not validate|sshd -t/);
+    expect(await dropinSha()).toBe(good);
+    expect(await adminCanLogIn()).toBe(true);
+  });
+});
