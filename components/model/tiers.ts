@@ -1,5 +1,5 @@
 // The tier table: tiers belong to changes, not to resources (praxis invariant 2).
-// This module is dependency-free on purpose: the program, the policy pack, `demesne plan`
+// This module is dependency-free on purpose: the program, the policy pack, (once built) `demesne plan`
 // and the docs all read this one table.
 
 /** T0 read/observe · T1 reversible, low blast radius · T2 state-changing · T3 destructive or lock-out-capable. */

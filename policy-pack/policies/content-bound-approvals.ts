@@ -10,7 +10,7 @@ export const contentBoundApprovals: DemesneStackPolicy = {
     enforcementLevel: "mandatory",
     severity: "critical",
     control: "invariant-6 human approval of T3",
-    remediationSteps: "Review the change in `pulumi preview --diff`, then set the token the preview prints: `pulumi config set --path 'demesne:approvals.<host>/<layer>' T3-…`.",
+    remediationSteps: "Review the change in `pulumi preview --diff`, then set the token the preview prints: `pulumi config set --path 'demesne:approvals[\"<host>/<layer>\"]' T3-…`.",
     validateStack: (args, report) => {
         for (const r of args.resources) {
             if (!isCommand(r) || !actuatorOf(r)) continue;

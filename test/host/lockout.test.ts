@@ -19,7 +19,8 @@ const work = mkdtempSync(path.join(tmpdir(), "demesne-lockout-"));
 let host: TestHost;
 let ssh: (layer: string) => Record<string, string>;
 
-const adminCanLogIn = async () => (await host.ssh("admin", host.adminKey, "true", { timeoutMs: 10_000 })).code === 0;
+/** Dropped packets make a login hang, so the attempt is cut short well inside the dead-man's window. */
+const adminCanLogIn = async (timeoutMs = 10_000) => (await host.ssh("admin", host.adminKey, "true", { timeoutMs })).code === 0;
 const dropinSha = async () => (await host.exec(`sha256sum ${DROPIN} | cut -c1-64`)).stdout.trim();
 
 function sshAudit(): { code: number; out: string } {
@@ -75,6 +76,30 @@ describe("the ssh layer on a real host", { timeout: 120_000 }, () => {
     expect(took).toBeGreaterThanOrEqual(4);
     expect(took).toBeLessThan(20);
     expect(await dropinSha()).toBe(good);
+  });
+
+  it("a firewall that shuts the admin range out is rolled back by the dead-man within its window", async () => {
+    const p = ssh("firewall");
+    expect(await runLayer(host, "firewall", p)).toBe("changed=true");
+    await runLayer(host, "confirm", { TARGET_LAYER: "firewall" });
+    expect(await adminCanLogIn()).toBe(true);
+    const rules = async () => (await host.exec("sha256sum /etc/ufw/user.rules | cut -c1-64")).stdout.trim();
+    const good = await rules();
+    // SSH allowed only from a range the operator is not in: valid rules, UFW stays active, verify passes.
+    const shut = { ...p, USER_RULES: p.USER_RULES!.replaceAll(`10.251.${INDEX}.0/30`, "192.0.2.0/24"), DEADMAN_SECONDS: "10" };
+    const start = Date.now();
+    expect(await runLayer(host, "firewall", shut)).toBe("changed=true");
+    expect(await adminCanLogIn(3000)).toBe(false);
+    let back = false;
+    while (!back && Date.now() - start < 40_000) {
+      back = await adminCanLogIn(3000);
+      if (!back) await new Promise((r) => setTimeout(r, 500));
+    }
+    const took = (Date.now() - start) / 1000;
+    expect(back, "the dead-man restore did not reopen SSH").toBe(true);
+    expect(took).toBeGreaterThanOrEqual(9);
+    expect(took).toBeLessThan(25);
+    expect(await rules()).toBe(good);
   });
 
   it("a layer that fails leaves the previous working config in place and says so", async () => {

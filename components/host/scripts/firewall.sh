@@ -5,6 +5,8 @@ read_params AFTER_BLOCK USER_RULES USER6_RULES UFW_DEFAULTS UFW_LOGLEVEL DEADMAN
 apply_ufw() {
     if grep -qx 'ENABLED=yes' "$ROOT/etc/ufw/ufw.conf"; then
         ufw --force enable > /dev/null
+        # `enable` on an active UFW keeps the rules it has loaded: reload, so changed files take effect.
+        ufw reload > /dev/null
     else
         ufw --force disable > /dev/null
     fi
@@ -19,6 +21,15 @@ verify() {
         { log "ufw default policy is not deny/allow/deny"; return 1; }
     iptables -S DOCKER-USER | grep -qx -- '-A DOCKER-USER -j ufw-user-forward' ||
         { log "the DOCKER-USER block is not loaded"; return 1; }
+    # `ufw status` reads the rule files; the kernel's chain is what filters: it must hold exactly their rules.
+    local src loaded want
+    loaded="$(iptables -S ufw-user-input)" || return 1
+    want=0
+    for src in $(awk '/^### tuple ###/ { print $9 }' "$ROOT/etc/ufw/user.rules"); do
+        want=$((want + 1))
+        grep -q -- "-s $src " <<< "$loaded" || { log "the rule for $src is not loaded"; return 1; }
+    done
+    [ "$(grep -c -- '-j ACCEPT' <<< "$loaded")" -eq "$want" ] || { log "the loaded rules are not the files' rules"; return 1; }
 }
 
 # check
