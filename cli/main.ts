@@ -14,6 +14,7 @@ import { KINDS, type Kind } from "../state-model/ingest/parse";
 import { asOf, changes, history } from "../state-model/queries";
 import { parseArgs, str, time, type Parsed } from "./args";
 import { bless, drift, DRIFT_VALUED, observe } from "./drift-commands";
+import { apply, APPLY_VALUED, approve, plan } from "./apply-commands";
 import { EXIT, Refused, UsageError } from "./exit";
 import { Output, table } from "./output";
 
@@ -28,6 +29,9 @@ const USAGE = `usage: demesne <command> [options] [--json]
   observe          [--stack S] [--host H,…] [--identity KEY]   (read-only probes over SSH as the observer)
   drift            [--stack S] [--host H,…] [--against desired|applied|plan:FILE|baseline:NAME] [--ignore FILE]
   baseline bless NAME [--stack S] [--host H,…] [--reason R]
+  plan             [--stack S] [--target URN,…] [--plan-file FILE]   (the preview with the policy pack, saved and classified)
+  approve <plan-sha256> --actor NAME [--token T3-…] [--sign-key KEY]
+  apply <plan-sha256> [--stack S] [--allowed-signers FILE]
   audit verify [--anchor FILE]
   audit anchor            (prints the chain head; keep it outside the store)
   db migrate              (as the schema owner; DATABASE_URL)
@@ -213,6 +217,9 @@ const commands: Record<string, { valued: string[]; run: Handler }> = {
         return code;
       }),
   },
+  plan: { valued: APPLY_VALUED, run: (p, out) => withStore((store) => plan(p, out, store, actorOf(p))) },
+  approve: { valued: APPLY_VALUED, run: (p, out) => withStore((store) => approve(p, out, store)) },
+  apply: { valued: APPLY_VALUED, run: (p, out) => withStore((store) => apply(p, out, store, actorOf(p))) },
   audit: {
     valued: ["anchor"],
     run: (p, out) => {

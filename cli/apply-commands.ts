@@ -1,0 +1,144 @@
+// `demesne plan`, `demesne approve`, `demesne apply`: the dry run, a person's approval bound to that plan's
+// sha256, and exactly that plan applied — each refusal recorded in the audit log with its reason.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { sha256Hex } from "../components/model/hash";
+import { MODES, type Mode } from "../components/model/tiers";
+import { auditAppend } from "../state-model/audit";
+import type { Store } from "../state-model/db/store";
+import { ingest } from "../state-model/ingest/ingest";
+import {
+  approvalFile, approvalsDir, planFile, refusalOf, signApproval, verifyApproval, writeApproval, type Approval,
+} from "../state-model/apply/approval";
+import { PlanError, reviewPlan, type PlanReview } from "../state-model/apply/plan-review";
+import { str, type Parsed } from "./args";
+import { stackOf, type Stack } from "./drift-commands";
+import { EXIT, Refused, UsageError } from "./exit";
+import { table, type Output } from "./output";
+
+export const APPLY_VALUED = ["stack", "target", "plan-file", "token", "sign-key", "allowed-signers", "actor"];
+
+/** Runs the real `pulumi` with its progress on our stderr; a missing CLI says how to get one. */
+function pulumi(args: string[], capture: boolean): { status: number; stdout: string } {
+  const r = spawnSync("pulumi", args, { stdio: ["ignore", capture ? "pipe" : 2, 2], encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+    throw new UsageError("pulumi is not on PATH: install it, or build it from Go modules with `npm run toolchain` and put `scripts/toolchain.sh --print-path` on PATH");
+  }
+  return { status: r.status ?? 1, stdout: capture ? r.stdout : "" };
+}
+
+function review(text: string, stack: Stack): PlanReview {
+  try {
+    return reviewPlan(text, stack.cfg, stack.name);
+  } catch (e) {
+    if (e instanceof PlanError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** The saved plan `sha`, checked against its name: a plan edited after `demesne plan` is refused. */
+function savedPlan(sha: string | undefined): string {
+  if (!sha || !/^[0-9a-f]{64}$/.test(sha)) throw new UsageError("name the plan by its sha256 (demesne plan prints it)");
+  if (!existsSync(planFile(sha))) throw new Refused(`no saved plan ${sha.slice(0, 12)}… (run demesne plan)`);
+  const text = readFileSync(planFile(sha), "utf8");
+  if (sha256Hex(text) !== sha) throw new Refused(`plan ${sha.slice(0, 12)}… changed since demesne plan saved it: nothing is approved or applied`);
+  return text;
+}
+
+async function refusing<T>(store: Store, actor: string, action: string, params: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof Refused) await auditAppend(store, { actor, action: `${action} refused`, params: { ...params, reason: e.message }, output: "" });
+    throw e;
+  }
+}
+
+export async function plan(p: Parsed, out: Output, store: Store, actor: string): Promise<number> {
+  const stack = stackOf(p);
+  let text: string;
+  const given = str(p, "plan-file");
+  if (given) {
+    try {
+      text = readFileSync(given, "utf8");
+    } catch (e) {
+      throw new UsageError(`--plan-file ${given}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  } else {
+    const tmp = `${approvalsDir()}/preview-${process.pid}.json`;
+    const targets = (str(p, "target") ?? "").split(",").filter(Boolean).flatMap((t) => ["--target", t]);
+    process.stderr.write(`demesne: pulumi preview of stack ${stack.name} with the policy pack…\n`);
+    const r = pulumi(["preview", "--stack", stack.name, "--policy-pack", "policy-pack", "--save-plan", tmp, "--diff", "--non-interactive", ...targets], false);
+    if (r.status !== 0) throw new Refused("the preview failed or the policy pack refused it (see above): no plan saved");
+    text = readFileSync(tmp, "utf8");
+    rmSync(tmp, { force: true });
+  }
+  const rv = review(text, stack);
+  writeFileSync(planFile(rv.sha256), text, { mode: 0o640 });
+  const rec = await ingest(store, text, { kind: "plan", stack: stack.name });
+  const mode = stack.cfg.mode as Mode;
+  const needs = refusalOf(rv, mode, rv.t3.map((c) => c.token!));
+  const changes = rv.changes.filter((c) => c.op !== "same");
+  await auditAppend(store, { actor, action: "plan", params: { stack: stack.name, plan: rv.sha256, maxTier: rv.maxTier, changes: changes.length }, output: "" });
+  if (out.json) {
+    out.data({ plan: rv.sha256, stack: stack.name, mode, maxTier: rv.maxTier, approvable: !needs, refusal: needs ?? null, recorded: rec.batchId, changes: rv.changes });
+    return EXIT.ok;
+  }
+  out.line(`plan ${rv.sha256}  stack ${stack.name}  mode ${mode} (up to ${MODES[mode]})  highest tier ${rv.maxTier}  ${changes.length} change${changes.length === 1 ? "" : "s"}`);
+  if (changes.length) out.line(table(changes.map((c) => ({ host: c.host ?? "-", tier: c.tier, op: c.op, class: c.stepClass ?? c.type, urn: c.urn.split("::").pop() })), ["host", "tier", "op", "class", "urn"]));
+  for (const c of rv.t3) out.line(`T3: ${c.op} ${c.urn}\n    review it, then type: demesne approve ${rv.sha256} --actor <you> --token ${c.token}`);
+  if (needs && !needs.startsWith("T3 change")) out.line(`cannot be approved: ${needs}`);
+  return EXIT.ok;
+}
+
+export async function approve(p: Parsed, out: Output, store: Store): Promise<number> {
+  const sha = p.positional[0];
+  const actor = str(p, "actor");
+  if (!actor) throw new UsageError("approve needs --actor NAME (the person approving)");
+  return refusing(store, actor, "approve", { plan: sha ?? null }, async () => {
+    const stack = stackOf(p);
+    const rv = review(savedPlan(sha), stack);
+    const tokens = (str(p, "token") ?? "").split(",").filter(Boolean);
+    const why = refusalOf(rv, stack.cfg.mode as Mode, tokens);
+    if (why) throw new Refused(why);
+    const a: Approval = { plan: rv.sha256, stack: stack.name, actor, at: new Date().toISOString(), mode: stack.cfg.mode, tokens };
+    const file = writeApproval(a);
+    const key = str(p, "sign-key") ?? process.env.DEMESNE_SIGNING_KEY;
+    if (key) signApproval(file, key);
+    await auditAppend(store, { actor, action: "approve", params: { plan: rv.sha256, stack: stack.name, maxTier: rv.maxTier, t3: rv.t3.map((c) => c.urn), signed: Boolean(key) }, output: "" });
+    if (out.json) out.data({ approved: rv.sha256, actor, signed: Boolean(key), maxTier: rv.maxTier });
+    else out.line(`plan ${rv.sha256} approved by ${actor}${key ? " (signed)" : ""}: highest tier ${rv.maxTier}`);
+    return EXIT.ok;
+  });
+}
+
+export async function apply(p: Parsed, out: Output, store: Store, actor: string): Promise<number> {
+  const sha = p.positional[0];
+  return refusing(store, actor, "apply", { plan: sha ?? null }, async () => {
+    const stack = stackOf(p);
+    if (stack.cfg.killSwitch) throw new Refused("the kill switch is on (demesne:killSwitch): nothing is applied");
+    const rv = review(savedPlan(sha), stack);
+    if (!existsSync(approvalFile(rv.sha256))) throw new Refused(`plan ${rv.sha256.slice(0, 12)}… has no approval (demesne approve)`);
+    const a = JSON.parse(readFileSync(approvalFile(rv.sha256), "utf8")) as Approval;
+    if (a.plan !== rv.sha256 || a.stack !== stack.name) throw new Refused(`the approval found is for plan ${String(a.plan).slice(0, 12)}… of stack ${a.stack}, not this one`);
+    const signers = str(p, "allowed-signers") ?? process.env.DEMESNE_ALLOWED_SIGNERS;
+    if (signers) {
+      const bad = verifyApproval(approvalFile(rv.sha256), a.actor, signers);
+      if (bad) throw new Refused(bad);
+    }
+    // The rules hold at apply time too: the mode or the approval may have changed since.
+    const why = refusalOf(rv, stack.cfg.mode as Mode, a.tokens);
+    if (why) throw new Refused(why);
+    process.stderr.write(`demesne: applying plan ${rv.sha256.slice(0, 12)}… approved by ${a.actor}\n`);
+    const r = pulumi(["up", "--stack", stack.name, "--plan", planFile(rv.sha256), "--policy-pack", "policy-pack", "--yes", "--non-interactive", "--json"], true);
+    const rec = r.stdout.trim() ? await ingest(store, r.stdout, { stack: stack.name }) : undefined;
+    await auditAppend(store, {
+      actor, action: "apply",
+      params: { plan: rv.sha256, approvedBy: a.actor, exitCode: r.status, recorded: rec?.batchId ?? null },
+      output: r.stdout,
+    });
+    if (out.json) out.data({ plan: rv.sha256, exitCode: r.status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false });
+    else out.line(`apply of plan ${rv.sha256.slice(0, 12)}… ${r.status === 0 ? "succeeded" : `failed (pulumi exited ${r.status})`}; recorded ${rec?.batchId ?? "nothing"}`);
+    return r.status === 0 ? EXIT.ok : EXIT.refused;
+  });
+}

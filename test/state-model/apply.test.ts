@@ -1,0 +1,144 @@
+// demesne plan → approve → apply, up to the engine: a saved plan (written the way `pulumi preview --save-plan`
+// writes one, for this program's steps) is classified by tier; approval is bound to the plan's sha256, to the
+// mode's ceiling, to one T3 target with its typed token, and optionally to an SSH signature; every refusal is
+// an audit entry with its reason, and only a plan that passes every check reaches `pulumi up --plan`.
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { stepIdentity } from "../../components/actuator/steps";
+import { loadStackFile } from "../../components/config/stack-file";
+import { planProgram } from "../../components/program";
+import { openFleetStore } from "../../state-model/db/open";
+import { keyPair, writeStackFile } from "../helpers/configured-host";
+import { demesne } from "../helpers/demesne-cli";
+
+const work = mkdtempSync(path.join(tmpdir(), "demesne-apply-"));
+const state = path.join(work, "state");
+// No pulumi on PATH: a plan that passes every check stops exactly where the engine would start.
+const env = { DEMESNE_STATE_DIR: state, DATABASE_URL: "", DEMESNE_ACTOR: "ci", PATH: path.dirname(process.execPath) + ":/usr/bin:/bin" };
+const cli = (...args: string[]) => demesne(args, env, undefined, work);
+let alice: { key: string; pub: string };
+let bob: { key: string; pub: string };
+
+/** A saved plan in the engine's format: each named step of host h1 with an operation. */
+function planFor(stack: string, ops: Record<string, string>): string {
+  const cfg = loadStackFile(path.join(work, `Pulumi.${stack}.yaml`));
+  const program = planProgram(cfg, { stack, project: "demesne", dryRun: true });
+  const resourcePlans: Record<string, unknown> = {};
+  for (const s of program.hostSteps.get("h1")!) {
+    const id = stepIdentity(s, program.context);
+    resourcePlans[id.urn] = { goal: { type: "command:remote:Command", inputs: { triggers: [`content:${id.contentHash}`] } }, steps: [ops[s.stepClass] ?? "same"] };
+  }
+  const file = path.join(work, `${stack}-${Object.entries(ops).map(([k, v]) => `${k}-${v}`).join("_")}.plan.json`);
+  writeFileSync(file, JSON.stringify({ manifest: { time: new Date().toISOString() }, resourcePlans }, null, 2));
+  return file;
+}
+
+function planned(stack: string, file: string) {
+  const r = cli("plan", "--stack", stack, "--plan-file", file, "--json");
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { plan: string; maxTier: string; approvable: boolean; refusal: string | null; changes: { urn: string; tier: string; token?: string; op: string }[] };
+}
+
+async function audit(): Promise<{ action: string; params: { reason?: string; plan?: string } }[]> {
+  const store = await openFleetStore({ stateDir: state, databaseUrl: "" });
+  try {
+    return (await store.query<{ action: string; params: { reason?: string } }>("SELECT action, params FROM audit_log ORDER BY seq")).rows;
+  } finally {
+    await store.close();
+  }
+}
+
+const refused = (r: { code: number; stderr: string }, re: RegExp) => {
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.stderr).toMatch(re);
+};
+
+beforeAll(() => {
+  alice = keyPair(work, "alice");
+  bob = keyPair(work, "bob");
+  const host = keyPair(work, "host");
+  const hosts = [{ name: "h1", address: "203.0.113.10", hostKey: host.pub.split(" ").slice(0, 2).join(" ") }];
+  const opts = { observerPub: alice.pub, adminRange: "198.51.100.0/24" };
+  writeStackFile(work, "ops", hosts, opts);
+  for (const [stack, extra] of [["glass", "demesne:mode: break-glass"], ["killed", "demesne:killSwitch: true"]] as const) {
+    writeStackFile(work, stack, hosts, opts);
+    appendFileSync(path.join(work, `Pulumi.${stack}.yaml`), `  ${extra}\n`);
+  }
+  writeFileSync(path.join(work, "allowed_signers"), `alice ${alice.pub}\n`);
+  writeFileSync(path.join(work, "allowed_signers_bob"), `alice ${bob.pub}\n`);
+});
+
+describe("plan, approve, apply", { timeout: 120_000 }, () => {
+  it("classifies every change of a saved plan by tier, names it by sha256 and records it", async () => {
+    const p = planned("ops", planFor("ops", { baseline: "update" }));
+    expect(p.plan).toMatch(/^[0-9a-f]{64}$/);
+    expect(p.maxTier).toBe("T2");
+    expect(p.approvable).toBe(true);
+    expect(p.changes.find((c) => c.urn.endsWith("::h1-baseline"))).toMatchObject({ tier: "T2", op: "update" });
+    expect(p.changes.find((c) => c.urn.endsWith("::h1-ssh"))).toMatchObject({ tier: "T0", op: "same" });
+    const human = cli("plan", "--stack", "ops", "--plan-file", planFor("ops", { baseline: "update" }));
+    expect(human.stdout).toMatch(/highest tier T2 {2}1 change/);
+    expect(human.stdout).toMatch(/h1 +T2 +update +baseline +h1-baseline/);
+    expect((await audit()).map((a) => a.action)).toContain("plan");
+  });
+
+  it("refuses to apply without an approval, and says so in the audit log", async () => {
+    const p = planned("ops", planFor("ops", { docker: "update" }));
+    refused(cli("apply", p.plan, "--stack", "ops"), /has no approval/);
+    const last = (await audit()).pop()!;
+    expect(last.action).toBe("apply refused");
+    expect(last.params.reason).toMatch(/has no approval/);
+  });
+
+  it("a signed approval of exactly this plan lets it through every check to the engine", () => {
+    const p = planned("ops", planFor("ops", { baseline: "update" }));
+    const a = cli("approve", p.plan, "--stack", "ops", "--actor", "alice", "--sign-key", alice.key);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toMatch(/approved by alice \(signed\)/);
+    const r = cli("apply", p.plan, "--stack", "ops", "--allowed-signers", path.join(work, "allowed_signers"));
+    // Every check passed: the next step is `pulumi up --plan`, which this machine cannot run for this program.
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/pulumi is not on PATH/);
+  });
+
+  it("refuses a bad signature, a tampered plan, an approval of another plan and a kill switch", async () => {
+    const p = planned("ops", planFor("ops", { baseline: "update", docker: "update" }));
+    expect(cli("approve", p.plan, "--stack", "ops", "--actor", "alice", "--sign-key", alice.key).code).toBe(0);
+    refused(cli("apply", p.plan, "--stack", "ops", "--allowed-signers", path.join(work, "allowed_signers_bob")), /signature does not verify for alice/);
+
+    const other = planned("ops", planFor("ops", { docker: "replace" }));
+    copyFileSync(path.join(state, "plans", `${p.plan}.approval.json`), path.join(state, "plans", `${other.plan}.approval.json`));
+    refused(cli("apply", other.plan, "--stack", "ops"), /the approval found is for plan/);
+
+    const saved = path.join(state, "plans", `${p.plan}.plan.json`);
+    const original = readFileSync(saved, "utf8");
+    writeFileSync(saved, original.replace('"update"', '"delete"'));
+    refused(cli("apply", p.plan, "--stack", "ops"), /changed since demesne plan saved it/);
+    writeFileSync(saved, original);
+
+    const k = planned("killed", planFor("killed", { baseline: "update" }));
+    refused(cli("apply", k.plan, "--stack", "killed"), /kill switch is on/);
+    const reasons = (await audit()).filter((a) => a.action === "apply refused").map((a) => a.params.reason);
+    for (const re of [/signature/, /another|approval found/, /changed since/, /kill switch/]) expect(reasons.some((r) => re.test(r ?? ""))).toBe(true);
+  });
+
+  it("holds a T3 change to the mode's ceiling, one target at a time, with its typed token", () => {
+    const inOperate = planned("ops", planFor("ops", { ssh: "update" }));
+    expect(inOperate.maxTier).toBe("T3");
+    refused(cli("approve", inOperate.plan, "--stack", "ops", "--actor", "alice"), /T3 change and mode 'operate' allows up to T2/);
+
+    const two = planned("glass", planFor("glass", { ssh: "update", firewall: "update" }));
+    refused(cli("approve", two.plan, "--stack", "glass", "--actor", "alice"), /2 T3 targets; approve one T3 target at a time/);
+
+    const one = planned("glass", planFor("glass", { ssh: "update" }));
+    const token = one.changes.find((c) => c.urn.endsWith("::h1-ssh"))!.token!;
+    expect(token).toMatch(/^T3-[0-9a-f]{4}(-[0-9a-f]{4}){3}$/);
+    refused(cli("approve", one.plan, "--stack", "glass", "--actor", "alice"), new RegExp(`needs its token typed after review: --token ${token}`));
+    refused(cli("approve", one.plan, "--stack", "glass", "--actor", "alice", "--token", "T3-0000-0000-0000-0000"), /needs its token/);
+    const ok = cli("approve", one.plan, "--stack", "glass", "--actor", "alice", "--token", token);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(existsSync(path.join(state, "plans", `${one.plan}.approval.json`))).toBe(true);
+  });
+});
