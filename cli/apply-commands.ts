@@ -8,7 +8,7 @@ import { auditAppend } from "../state-model/audit";
 import type { Store } from "../state-model/db/store";
 import { ingest } from "../state-model/ingest/ingest";
 import {
-  approvalFile, approvalsDir, planFile, refusalOf, signApproval, verifyApproval, writeApproval, type Approval,
+  approvalFile, approvalsDir, planFile, planMetaFile, refusalOf, signApproval, verifyApproval, writeApproval, type Approval,
 } from "../state-model/apply/approval";
 import { PlanError, reviewPlan, type PlanReview } from "../state-model/apply/plan-review";
 import { str, type Parsed } from "./args";
@@ -17,6 +17,11 @@ import { EXIT, Refused, UsageError } from "./exit";
 import { table, type Output } from "./output";
 
 export const APPLY_VALUED = ["stack", "target", "plan-file", "token", "sign-key", "allowed-signers", "actor"];
+
+/** The policy pack and its config, on the preview and on the apply alike. */
+const PACK = ["--policy-pack", "policy-pack", "--policy-pack-config", "policy-pack/config.json"];
+const targetsOf = (p: Parsed) => (str(p, "target") ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+const targetArgs = (targets: string[]) => targets.flatMap((t) => ["--target", t]);
 
 /** Runs the real `pulumi` with its progress on our stderr; a missing CLI says how to get one. */
 function pulumi(args: string[], capture: boolean): { status: number; stdout: string } {
@@ -66,15 +71,15 @@ export async function plan(p: Parsed, out: Output, store: Store, actor: string):
     }
   } else {
     const tmp = `${approvalsDir()}/preview-${process.pid}.json`;
-    const targets = (str(p, "target") ?? "").split(",").filter(Boolean).flatMap((t) => ["--target", t]);
     process.stderr.write(`demesne: pulumi preview of stack ${stack.name} with the policy pack…\n`);
-    const r = pulumi(["preview", "--stack", stack.name, "--policy-pack", "policy-pack", "--save-plan", tmp, "--diff", "--non-interactive", ...targets], false);
+    const r = pulumi(["preview", "--stack", stack.name, ...PACK, "--save-plan", tmp, "--diff", "--non-interactive", ...targetArgs(targetsOf(p))], false);
     if (r.status !== 0) throw new Refused("the preview failed or the policy pack refused it (see above): no plan saved");
     text = readFileSync(tmp, "utf8");
     rmSync(tmp, { force: true });
   }
   const rv = review(text, stack);
   writeFileSync(planFile(rv.sha256), text, { mode: 0o640 });
+  writeFileSync(planMetaFile(rv.sha256), `${JSON.stringify({ targets: targetsOf(p) })}\n`, { mode: 0o640 });
   const rec = await ingest(store, text, { kind: "plan", stack: stack.name });
   const mode = stack.cfg.mode as Mode;
   const needs = refusalOf(rv, mode, rv.t3.map((c) => c.token!));
@@ -101,7 +106,8 @@ export async function approve(p: Parsed, out: Output, store: Store): Promise<num
     const tokens = (str(p, "token") ?? "").split(",").filter(Boolean);
     const why = refusalOf(rv, stack.cfg.mode as Mode, tokens);
     if (why) throw new Refused(why);
-    const a: Approval = { plan: rv.sha256, stack: stack.name, actor, at: new Date().toISOString(), mode: stack.cfg.mode, tokens };
+    const meta = existsSync(planMetaFile(rv.sha256)) ? (JSON.parse(readFileSync(planMetaFile(rv.sha256), "utf8")) as { targets?: string[] }) : {};
+    const a: Approval = { plan: rv.sha256, stack: stack.name, actor, at: new Date().toISOString(), mode: stack.cfg.mode, tokens, targets: meta.targets ?? [] };
     const file = writeApproval(a);
     const key = str(p, "sign-key") ?? process.env.DEMESNE_SIGNING_KEY;
     if (key) signApproval(file, key);
@@ -130,7 +136,8 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
     const why = refusalOf(rv, stack.cfg.mode as Mode, a.tokens);
     if (why) throw new Refused(why);
     process.stderr.write(`demesne: applying plan ${rv.sha256.slice(0, 12)}… approved by ${a.actor}\n`);
-    const r = pulumi(["up", "--stack", stack.name, "--plan", planFile(rv.sha256), "--policy-pack", "policy-pack", "--yes", "--non-interactive", "--json"], true);
+    // The same scope and pack as the preview: the plan was made for exactly these targets.
+    const r = pulumi(["up", "--stack", stack.name, "--plan", planFile(rv.sha256), ...PACK, ...targetArgs(a.targets ?? []), "--yes", "--non-interactive", "--json"], true);
     const rec = r.stdout.trim() ? await ingest(store, r.stdout, { stack: stack.name }) : undefined;
     await auditAppend(store, {
       actor, action: "apply",

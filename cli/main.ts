@@ -30,7 +30,7 @@ const USAGE = `usage: demesne <command> [options] [--json]
   drift            [--stack S] [--host H,…] [--against desired|applied|plan:FILE|baseline:NAME] [--ignore FILE]
   baseline bless NAME [--stack S] [--host H,…] [--reason R]
   plan             [--stack S] [--target URN,…] [--plan-file FILE]   (the preview with the policy pack, saved and classified)
-  approve <plan-sha256> --actor NAME [--token T3-…] [--sign-key KEY]
+  approve <plan-sha256> --actor NAME [--stack S] [--token T3-…] [--sign-key KEY]
   apply <plan-sha256> [--stack S] [--allowed-signers FILE]
   audit verify [--anchor FILE]
   audit anchor            (prints the chain head; keep it outside the store)

@@ -98,7 +98,7 @@ function stepTiers(): string {
         "",
         table(["step class", "create", "update", "replace", "delete", "lock-out-capable", "T3-class", "what"], rows),
         "",
-        "Modes (`MODES`; the ceiling is enforced by `demesne plan/apply`, which is not built yet):",
+        "Modes (`MODES`; the ceiling is enforced by `demesne approve` and `demesne apply`):",
         "",
         table(["mode", "highest tier allowed"], MODE_NAMES.map((m) => [code(m), MODES[m]])),
     ].join("\n");

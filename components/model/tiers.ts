@@ -1,6 +1,6 @@
 // The tier table: tiers belong to changes, not to resources (praxis invariant 2).
-// This module is dependency-free on purpose: the program, the policy pack, (once built) `demesne plan`
-// and the docs all read this one table.
+// This module is dependency-free on purpose: the program, the policy pack, `demesne plan` (and
+// `demesne approve`/`apply`) and the docs all read this one table.
 
 /** T0 read/observe · T1 reversible, low blast radius · T2 state-changing · T3 destructive or lock-out-capable. */
 export type Tier = "T0" | "T1" | "T2" | "T3";
@@ -117,7 +117,7 @@ export function tierRank(tier: Tier): number {
     return TIERS.indexOf(tier);
 }
 
-/** Modes cap the highest tier of change one update may contain (enforced by `demesne plan/apply`). */
+/** Modes cap the highest tier of change one update may contain (enforced by `demesne approve` and `demesne apply`). */
 export const MODES = {
     observe: "T0",
     operate: "T2",

@@ -14,6 +14,8 @@ export interface Approval {
   mode: string;
   /** The T3 tokens the approver typed. */
   tokens: string[];
+  /** The --target list the plan was made with: the apply runs with the same one. */
+  targets: string[];
 }
 
 /** Why a plan cannot be approved (or applied) under this mode with these tokens; undefined when it can. */
@@ -38,6 +40,8 @@ export function approvalsDir(): string {
 
 export const planFile = (sha: string) => path.join(approvalsDir(), `${sha}.plan.json`);
 export const approvalFile = (sha: string) => path.join(approvalsDir(), `${sha}.approval.json`);
+/** How the plan was made (its --target list), kept beside it and carried into the approval. */
+export const planMetaFile = (sha: string) => path.join(approvalsDir(), `${sha}.meta.json`);
 
 export const SIGNATURE_NAMESPACE = "demesne-approval";
 

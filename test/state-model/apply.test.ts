@@ -103,6 +103,16 @@ describe("plan, approve, apply", { timeout: 120_000 }, () => {
     expect(r.stderr).toMatch(/pulumi is not on PATH/);
   });
 
+  it("the approval carries the plan's --target list, so the apply has exactly the preview's scope", () => {
+    const file = planFor("ops", { worker: "update" });
+    const urn = Object.keys((JSON.parse(readFileSync(file, "utf8")) as { resourcePlans: Record<string, unknown> }).resourcePlans)[0]!;
+    const r = cli("plan", "--stack", "ops", "--plan-file", file, "--target", urn, "--json");
+    const sha = (JSON.parse(r.stdout) as { plan: string }).plan;
+    expect(cli("approve", sha, "--stack", "ops", "--actor", "alice").code).toBe(0);
+    const approval = JSON.parse(readFileSync(path.join(state, "plans", `${sha}.approval.json`), "utf8")) as { targets: string[]; actor: string };
+    expect(approval).toMatchObject({ targets: [urn], actor: "alice" });
+  });
+
   it("refuses a bad signature, a tampered plan, an approval of another plan and a kill switch", async () => {
     const p = planned("ops", planFor("ops", { baseline: "update", docker: "update" }));
     expect(cli("approve", p.plan, "--stack", "ops", "--actor", "alice", "--sign-key", alice.key).code).toBe(0);

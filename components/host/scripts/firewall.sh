@@ -25,10 +25,10 @@ verify() {
     local src loaded want
     loaded="$(iptables -S ufw-user-input)" || return 1
     want=0
-    for src in $(awk '/^### tuple ###/ { print $9 }' "$ROOT/etc/ufw/user.rules"); do
+    while read -r src; do
         want=$((want + 1))
         grep -q -- "-s $src " <<< "$loaded" || { log "the rule for $src is not loaded"; return 1; }
-    done
+    done < <(awk '/^### tuple ###/ { print $9 }' "$ROOT/etc/ufw/user.rules")
     [ "$(grep -c -- '-j ACCEPT' <<< "$loaded")" -eq "$want" ] || { log "the loaded rules are not the files' rules"; return 1; }
 }
 
