@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { StackConfig } from "../components/config/load";
 import { loadStackFile, stackFilePath } from "../components/config/stack-file";
-import { stepIdentity } from "../components/actuator/steps";
+import { confirmStepName, stepIdentity } from "../components/actuator/steps";
 import { planProgram } from "../components/program";
 import type { Store } from "../state-model/db/store";
 import { blessBaseline, desiredFromBaseline } from "../state-model/drift/baseline";
@@ -115,8 +115,7 @@ function convergeContext(stack: Stack, against: string): ConvergeContext {
   for (const [, steps] of plan.hostSteps) {
     for (const s of steps) {
       const urn = stepIdentity(s, plan.context).urn;
-      // The Actuator names a lock-out-capable step's confirm step `<step>-confirm`, beside it.
-      stepUrns.set(`${s.host}/${s.stepClass}`, s.deadManSeconds !== undefined ? [urn, `${urn}-confirm`] : [urn]);
+      stepUrns.set(`${s.host}/${s.stepClass}`, s.deadManSeconds !== undefined ? [urn, confirmStepName(urn)] : [urn]);
     }
   }
   return { stack: stack.name, stepUrns, baselineName: against.startsWith("baseline:") ? against.slice(9) : undefined };

@@ -8,7 +8,7 @@ import { layerScript, LayerScriptName } from "../host/scripts";
 import { RUNNER_PATH } from "../render/sudoers";
 import { StepClassName } from "../model/tiers";
 import { TYPES } from "../model/types";
-import { ProgramContext, refusalsFor, StepSpec, stepIdentity } from "./steps";
+import { confirmStepName, ProgramContext, refusalsFor, StepSpec, stepIdentity } from "./steps";
 import { encodeStdin, bootstrapCommand, runnerCommand } from "./wire";
 
 export interface SshTarget {
@@ -74,7 +74,7 @@ export class Actuator extends pulumi.ComponentResource {
         if (args.step.deadManSeconds !== undefined) {
             // A fresh login, after the change, cancels the dead-man: if it cannot log in, the
             // previous config comes back by itself.
-            remoteStep(`${args.step.name}-confirm`, "confirm", {
+            remoteStep(confirmStepName(args.step.name), "confirm", {
                 ...args,
                 step: { ...args.step, params: { TARGET_LAYER: args.step.script }, secretParams: [], runAs: "deploy" },
                 secretParams: {},

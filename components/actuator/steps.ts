@@ -46,6 +46,14 @@ export interface ProgramContext {
     approvals: Record<string, string>;
 }
 
+/**
+ * A lock-out-capable step's confirm step: named after it and declared beside it under the same Actuator, so
+ * its URN is the step's with this suffix. Drift and plan review find it by this name.
+ */
+export function confirmStepName(stepNameOrUrn: string): string {
+    return `${stepNameOrUrn}-confirm`;
+}
+
 export function stepIdentity(step: StepSpec, ctx: Pick<ProgramContext, "stack" | "project">): StepIdentity {
     const urn = resourceUrn(ctx.stack, ctx.project, [...step.parentTypes, TYPES.Actuator, PROVIDER_TYPES.remoteCommand], step.name);
     const contentHash = stepContentHash(layerScript(step.script).sha256, step.params);

@@ -4,7 +4,7 @@ import { canonicalJson, sha256Hex } from "../../components/model/hash";
 import { approvalToken } from "../../components/model/approvals";
 import { PROVIDER_TYPES } from "../../components/model/types";
 import { tierOf, tierRank, type StepClassName, type Tier } from "../../components/model/tiers";
-import { stepIdentity } from "../../components/actuator/steps";
+import { confirmStepName, stepIdentity } from "../../components/actuator/steps";
 import type { StackConfig } from "../../components/config/load";
 import { planProgram } from "../../components/program";
 
@@ -71,7 +71,7 @@ export function reviewPlan(text: string, cfg: StackConfig, stack: string): PlanR
   for (const s of [...[...program.hostSteps.values()].flat(), ...program.services.map((x) => x.step)]) {
     const urn = stepIdentity(s, program.context).urn;
     steps.set(urn, { stepClass: s.stepClass, host: s.host });
-    if (s.deadManSeconds !== undefined) steps.set(`${urn}-confirm`, { stepClass: "confirm", host: s.host });
+    if (s.deadManSeconds !== undefined) steps.set(confirmStepName(urn), { stepClass: "confirm", host: s.host });
   }
   const changes: PlannedChange[] = [];
   for (const [urn, rp] of Object.entries(doc.resourcePlans)) {

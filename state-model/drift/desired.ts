@@ -4,7 +4,7 @@
 //                     rules and defaults, the baseline layer its sudoers files, users and packages);
 //  - applied:<stack>, plan:FILE  the same, for just the layers whose content the checkpoint or plan holds;
 //  - baseline:<name>  an operator-blessed observation (baseline.ts).
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../../components/model/hash";
 import { sshdExpectations } from "../../components/render/sshd";
 import { renderSudoers, SUDOERS_PATH } from "../../components/render/sudoers";
 import { renderObserverSudoers, OBSERVER_SUDOERS_PATH, OBSERVER_USER } from "../../components/model/observer";
@@ -40,7 +40,6 @@ export interface DesiredState {
   asOf?: string;
 }
 
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /**
  * The firewall layer's defaults (components/render/ufw.ts) as `ufw status verbose` reports them. Routed
@@ -82,7 +81,7 @@ export function desiredFromConfig(cfg: StackConfig, stack: string): DesiredState
 
 /** The sudoers fact the observer's parser makes of a file with this content (see observe/parse.ts). */
 function sudoersFact(text: string): { sha256: string } {
-  return { sha256: sha256(text) };
+  return { sha256: sha256Hex(text) };
 }
 
 

@@ -1,6 +1,6 @@
 // Each probe's output parsed into typed facts of its host: (attribute, key, value). The vocabulary here
 // is what drift compares; keep values stable across runs (no pids, counters or timestamps).
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../../components/model/hash";
 import { PROBE_UNAVAILABLE } from "../../components/model/observer";
 import { unrestrictedSudoIn } from "../../components/model/sudo";
 
@@ -138,7 +138,7 @@ function sudoers(out: string): ObservedFact[] {
     return {
       attribute: "sudoers.file",
       key: file,
-      value: { sha256: createHash("sha256").update(text).digest("hex"), rules, unrestricted: unrestrictedSudoIn(text) },
+      value: { sha256: sha256Hex(text), rules, unrestricted: unrestrictedSudoIn(text) },
     };
   });
 }
