@@ -43,6 +43,14 @@ export function planProgram(cfg: StackConfig, opts: ProgramOptions): ProgramPlan
     return { context, hostSteps, services, missing };
 }
 
+/** How the Actuator reaches one host: its address, pinned key, bootstrap and deploy users, the stack's key. */
+export function sshTargetOf(cfg: StackConfig, h: ResolvedHost): SshTarget {
+    return {
+        address: h.address, port: h.sshPort, hostKey: h.hostKey as string,
+        bootstrapUser: h.bootstrapUser, deployUser: cfg.deployUser, privateKey: cfg.sshPrivateKey,
+    };
+}
+
 function exposuresOf(cfg: StackConfig, plan: ProgramPlan): TailnetExposure[] {
     const out: TailnetExposure[] = plan.services.flatMap((s) => (s.exposure ? [s.exposure] : []));
     if (cfg.coolify?.enabled) out.push({ port: cfg.coolify.servePort, tier: "admin", what: "Coolify dashboard" });
@@ -65,10 +73,7 @@ export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
             publicIp: h.publicIp as string, adminRanges: cfg.adminRanges, directUdp: cfg.tailnet.directUdp,
         });
     }
-    const sshTargets = new Map<string, SshTarget>(sshHosts(cfg).map((h) => [h.name, {
-        address: h.address, port: h.sshPort, hostKey: h.hostKey as string,
-        bootstrapUser: h.bootstrapUser, deployUser: cfg.deployUser, privateKey: cfg.sshPrivateKey,
-    }]));
+    const sshTargets = new Map<string, SshTarget>(sshHosts(cfg).map((h) => [h.name, sshTargetOf(cfg, h)]));
     const hosts = new Map<string, Host>();
     for (const h of sshHosts(cfg)) {
         const rootEnv = cfg.coolify

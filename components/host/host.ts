@@ -34,7 +34,10 @@ export class Host extends pulumi.ComponentResource {
             previous = actuator;
         }
         this.ready = previous ?? this;
+        // A component's constructor inputs never reach the engine; what the policy pack reads must be an output.
         this.registerOutputs({
+            address: args.host.address,
+            hostType: args.host.hostType,
             layers: Object.fromEntries(Object.entries(this.layers).map(([layer, a]) => [layer, {
                 stepClass: a.stepClass, tiers: STEP_CLASSES[a.stepClass], contentHash: a.contentHash, changed: a.changed,
             }])),

@@ -40,7 +40,7 @@ export class Service extends pulumi.ComponentResource {
             secretParams: { ENV_FILE: renderEnvFile(plan.secretEnv, args.secrets, args.providerKeys) },
             context: args.context,
         }, { parent: this, dependsOn: opts?.dependsOn });
-        this.registerOutputs({ ports: this.ports, trustTier: this.trustTier, personalData: this.personalData });
+        this.registerOutputs({ host: args.plan.service.host, ports: this.ports, trustTier: this.trustTier, personalData: this.personalData });
     }
 }
 
