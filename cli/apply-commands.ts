@@ -2,6 +2,7 @@
 // sha256, and exactly that plan applied — each refusal recorded in the audit log with its reason.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { sha256Hex } from "../components/model/hash";
 import { MODES, type Mode } from "../components/model/tiers";
 import { auditAppend } from "../state-model/audit";
@@ -10,26 +11,50 @@ import { ingest } from "../state-model/ingest/ingest";
 import {
   approvalFile, approvalsDir, planFile, planMetaFile, refusalOf, signApproval, verifyApproval, writeApproval, type Approval,
 } from "../state-model/apply/approval";
+import { LayerError, layerTargets, type LayerScope } from "../state-model/apply/layer-targets";
 import { PlanError, reviewPlan, type PlanReview } from "../state-model/apply/plan-review";
 import { str, type Parsed } from "./args";
 import { stackOf, type Stack } from "./drift-commands";
 import { EXIT, Refused, UsageError } from "./exit";
 import { table, type Output } from "./output";
 
-export const APPLY_VALUED = ["stack", "target", "plan-file", "token", "sign-key", "allowed-signers", "actor"];
+export const APPLY_VALUED = ["stack", "target", "layer", "plan-file", "token", "sign-key", "allowed-signers", "actor"];
 
-/** The policy pack and its config, on the preview and on the apply alike. */
-const PACK = ["--policy-pack", "policy-pack", "--policy-pack-config", "policy-pack/config.json"];
-const targetsOf = (p: Parsed) => (str(p, "target") ?? "").split(",").map((t) => t.trim()).filter(Boolean);
-const targetArgs = (targets: string[]) => targets.flatMap((t) => ["--target", t]);
+/** The policy pack and its config, on the preview and on the apply alike: this checkout's, wherever the project is. */
+const PACK_DIR = path.resolve(__dirname, "..", "policy-pack");
+const PACK = ["--policy-pack", PACK_DIR, "--policy-pack-config", path.join(PACK_DIR, "config.json")];
+const listOf = (p: Parsed, name: string) => (str(p, name) ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+
+interface Scope {
+  targets: string[];
+  /** Steps to run again (`--layer … --replace`): a command step has no Read, so only a replace re-runs it. */
+  replaces: string[];
+}
+
+/** --target URN,… and --layer HOST/LAYER,… (expanded to the URNs the engine needs) as the update's scope. */
+function scopeOf(p: Parsed, stack: Stack): Scope {
+  const layers = listOf(p, "layer");
+  if (p.flags.get("replace") && layers.length === 0) throw new UsageError("--replace needs --layer HOST/LAYER (the layers to run again)");
+  let scope: LayerScope;
+  try {
+    scope = layerTargets(stack.cfg, stack.name, layers);
+  } catch (e) {
+    if (e instanceof LayerError) throw new UsageError(e.message);
+    throw e;
+  }
+  return { targets: [...new Set([...listOf(p, "target"), ...scope.targets])], replaces: p.flags.get("replace") ? scope.steps : [] };
+}
+
+const scopeArgs = (s: Scope) => [...s.targets.flatMap((t) => ["--target", t]), ...s.replaces.flatMap((t) => ["--target-replace", t])];
 
 /** Runs the real `pulumi` with its progress on our stderr; a missing CLI says how to get one. */
-function pulumi(args: string[], capture: boolean): { status: number; stdout: string } {
-  const r = spawnSync("pulumi", args, { stdio: ["ignore", capture ? "pipe" : 2, 2], encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+function pulumi(args: string[]): number {
+  // PULUMI_DEBUG_COMMANDS enables --event-log (as the Automation API does); nothing else changes.
+  const r = spawnSync("pulumi", args, { stdio: ["ignore", 2, 2], env: { ...process.env, PULUMI_DEBUG_COMMANDS: "true" } });
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
     throw new UsageError("pulumi is not on PATH: install it, or build it from Go modules with `npm run toolchain` and put `scripts/toolchain.sh --print-path` on PATH");
   }
-  return { status: r.status ?? 1, stdout: capture ? r.stdout : "" };
+  return r.status ?? 1;
 }
 
 function review(text: string, stack: Stack): PlanReview {
@@ -61,6 +86,7 @@ async function refusing<T>(store: Store, actor: string, action: string, params: 
 
 export async function plan(p: Parsed, out: Output, store: Store, actor: string): Promise<number> {
   const stack = stackOf(p);
+  const scope = scopeOf(p, stack);
   let text: string;
   const given = str(p, "plan-file");
   if (given) {
@@ -72,14 +98,14 @@ export async function plan(p: Parsed, out: Output, store: Store, actor: string):
   } else {
     const tmp = `${approvalsDir()}/preview-${process.pid}.json`;
     process.stderr.write(`demesne: pulumi preview of stack ${stack.name} with the policy pack…\n`);
-    const r = pulumi(["preview", "--stack", stack.name, ...PACK, "--save-plan", tmp, "--diff", "--non-interactive", ...targetArgs(targetsOf(p))], false);
-    if (r.status !== 0) throw new Refused("the preview failed or the policy pack refused it (see above): no plan saved");
+    const status = pulumi(["preview", "--stack", stack.name, ...PACK, "--save-plan", tmp, "--diff", "--non-interactive", ...scopeArgs(scope)]);
+    if (status !== 0) throw new Refused("the preview failed or the policy pack refused it (see above): no plan saved");
     text = readFileSync(tmp, "utf8");
     rmSync(tmp, { force: true });
   }
   const rv = review(text, stack);
   writeFileSync(planFile(rv.sha256), text, { mode: 0o640 });
-  writeFileSync(planMetaFile(rv.sha256), `${JSON.stringify({ targets: targetsOf(p) })}\n`, { mode: 0o640 });
+  writeFileSync(planMetaFile(rv.sha256), `${JSON.stringify(scope)}\n`, { mode: 0o640 });
   const rec = await ingest(store, text, { kind: "plan", stack: stack.name });
   const mode = stack.cfg.mode as Mode;
   const needs = refusalOf(rv, mode, rv.t3.map((c) => c.token!));
@@ -106,8 +132,11 @@ export async function approve(p: Parsed, out: Output, store: Store): Promise<num
     const tokens = (str(p, "token") ?? "").split(",").filter(Boolean);
     const why = refusalOf(rv, stack.cfg.mode as Mode, tokens);
     if (why) throw new Refused(why);
-    const meta = existsSync(planMetaFile(rv.sha256)) ? (JSON.parse(readFileSync(planMetaFile(rv.sha256), "utf8")) as { targets?: string[] }) : {};
-    const a: Approval = { plan: rv.sha256, stack: stack.name, actor, at: new Date().toISOString(), mode: stack.cfg.mode, tokens, targets: meta.targets ?? [] };
+    const meta = existsSync(planMetaFile(rv.sha256)) ? (JSON.parse(readFileSync(planMetaFile(rv.sha256), "utf8")) as Partial<Scope>) : {};
+    const a: Approval = {
+      plan: rv.sha256, stack: stack.name, actor, at: new Date().toISOString(), mode: stack.cfg.mode, tokens,
+      targets: meta.targets ?? [], replaces: meta.replaces ?? [],
+    };
     const file = writeApproval(a);
     const key = str(p, "sign-key") ?? process.env.DEMESNE_SIGNING_KEY;
     if (key) signApproval(file, key);
@@ -137,15 +166,21 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
     if (why) throw new Refused(why);
     process.stderr.write(`demesne: applying plan ${rv.sha256.slice(0, 12)}… approved by ${a.actor}\n`);
     // The same scope and pack as the preview: the plan was made for exactly these targets.
-    const r = pulumi(["up", "--stack", stack.name, "--plan", planFile(rv.sha256), ...PACK, ...targetArgs(a.targets ?? []), "--yes", "--non-interactive", "--json"], true);
-    const rec = r.stdout.trim() ? await ingest(store, r.stdout, { stack: stack.name }) : undefined;
+    // Progress goes to the person; the engine's own event log is what gets recorded. The plan was previewed
+    // and approved, so the update runs it without a second preview (the engine still holds it to the plan).
+    const log = `${approvalsDir()}/apply-${process.pid}.events.ndjson`;
+    const status = pulumi(["up", "--stack", stack.name, "--plan", planFile(rv.sha256), ...PACK, ...scopeArgs({ targets: a.targets ?? [], replaces: a.replaces ?? [] }),
+      "--skip-preview", "--yes", "--non-interactive", "--event-log", log]);
+    const events = existsSync(log) ? readFileSync(log, "utf8") : "";
+    rmSync(log, { force: true });
+    const rec = events.trim() ? await ingest(store, events, { stack: stack.name }) : undefined;
     await auditAppend(store, {
       actor, action: "apply",
-      params: { plan: rv.sha256, approvedBy: a.actor, exitCode: r.status, recorded: rec?.batchId ?? null },
-      output: r.stdout,
+      params: { plan: rv.sha256, approvedBy: a.actor, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false },
+      output: events,
     });
-    if (out.json) out.data({ plan: rv.sha256, exitCode: r.status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false });
-    else out.line(`apply of plan ${rv.sha256.slice(0, 12)}… ${r.status === 0 ? "succeeded" : `failed (pulumi exited ${r.status})`}; recorded ${rec?.batchId ?? "nothing"}`);
-    return r.status === 0 ? EXIT.ok : EXIT.refused;
+    if (out.json) out.data({ plan: rv.sha256, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false });
+    else out.line(`apply of plan ${rv.sha256.slice(0, 12)}… ${status === 0 ? "succeeded" : `failed (pulumi exited ${status})`}; recorded ${rec?.batchId ?? "nothing"}${rec && !rec.complete ? " (incomplete)" : ""}`);
+    return status === 0 ? EXIT.ok : EXIT.refused;
   });
 }

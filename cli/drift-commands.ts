@@ -3,8 +3,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { StackConfig } from "../components/config/load";
 import { loadStackFile, stackFilePath } from "../components/config/stack-file";
-import { confirmStepName, stepIdentity } from "../components/actuator/steps";
-import { planProgram } from "../components/program";
 import type { Store } from "../state-model/db/store";
 import { blessBaseline, desiredFromBaseline } from "../state-model/drift/baseline";
 import { desiredFromApplied, desiredFromConfig, desiredFromPlan, type DesiredState } from "../state-model/drift/desired";
@@ -110,15 +108,7 @@ async function desiredOf(store: Store, against: string, stack: Stack): Promise<D
 }
 
 function convergeContext(stack: Stack, against: string): ConvergeContext {
-  const plan = planProgram(stack.cfg, { stack: stack.name, project: "demesne", dryRun: true });
-  const stepUrns = new Map<string, string[]>();
-  for (const [, steps] of plan.hostSteps) {
-    for (const s of steps) {
-      const urn = stepIdentity(s, plan.context).urn;
-      stepUrns.set(`${s.host}/${s.stepClass}`, s.deadManSeconds !== undefined ? [urn, confirmStepName(urn)] : [urn]);
-    }
-  }
-  return { stack: stack.name, stepUrns, baselineName: against.startsWith("baseline:") ? against.slice(9) : undefined };
+  return { stack: stack.name, baselineName: against.startsWith("baseline:") ? against.slice(9) : undefined };
 }
 
 export async function drift(p: Parsed, out: Output, store: Store, actor: string): Promise<number> {

@@ -29,7 +29,7 @@ const USAGE = `usage: demesne <command> [options] [--json]
   observe          [--stack S] [--host H,…] [--identity KEY]   (read-only probes over SSH as the observer)
   drift            [--stack S] [--host H,…] [--against desired|applied|plan:FILE|baseline:NAME] [--ignore FILE]
   baseline bless NAME [--stack S] [--host H,…] [--reason R]
-  plan             [--stack S] [--target URN,…] [--plan-file FILE]   (the preview with the policy pack, saved and classified)
+  plan             [--stack S] [--layer HOST/LAYER,… [--replace]] [--target URN,…] [--plan-file FILE]   (the preview with the policy pack, saved and classified)
   approve <plan-sha256> --actor NAME [--stack S] [--token T3-…] [--sign-key KEY]
   apply <plan-sha256> [--stack S] [--allowed-signers FILE]
   audit verify [--anchor FILE]
@@ -54,7 +54,14 @@ async function withStore<T>(fn: (s: Store) => Promise<T>): Promise<T> {
 
 type Handler = (p: Parsed, out: Output) => Promise<number>;
 
-const commands: Record<string, { valued: string[]; run: Handler }> = {
+/** All of stdin. Read as a stream: a synchronous read of a pipe another process holds open fails with EAGAIN. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+const commands: Record<string, { valued: string[]; booleans?: string[]; run: Handler }> = {
   ingest: {
     valued: ["stack", "kind", "update-id", "valid-at", "actor"],
     run: async (p, out) => {
@@ -64,7 +71,7 @@ const commands: Record<string, { valued: string[]; run: Handler }> = {
       if (kind && !KINDS.includes(kind as Kind)) throw new UsageError(`--kind must be one of ${KINDS.join(", ")}`);
       let text: string;
       try {
-        text = fs.readFileSync(file === "-" ? 0 : file, "utf8");
+        text = file === "-" ? await readStdin() : fs.readFileSync(file, "utf8");
       } catch (e) {
         throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
@@ -217,7 +224,7 @@ const commands: Record<string, { valued: string[]; run: Handler }> = {
         return code;
       }),
   },
-  plan: { valued: APPLY_VALUED, run: (p, out) => withStore((store) => plan(p, out, store, actorOf(p))) },
+  plan: { valued: APPLY_VALUED, booleans: ["replace"], run: (p, out) => withStore((store) => plan(p, out, store, actorOf(p))) },
   approve: { valued: APPLY_VALUED, run: (p, out) => withStore((store) => approve(p, out, store)) },
   apply: { valued: APPLY_VALUED, run: (p, out) => withStore((store) => apply(p, out, store, actorOf(p))) },
   audit: {
@@ -295,7 +302,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
-    const p = parseArgs(rest, cmd.valued, ["json"]);
+    const p = parseArgs(rest, cmd.valued, ["json", ...(cmd.booleans ?? [])]);
     const code = await cmd.run(p, out);
     await new Promise<void>((r) => process.stdout.write(out.text(), () => r()));
     return code;

@@ -42,6 +42,12 @@ export function decodeStdin(stdin: unknown): DecodedStep | { error: string } {
 
 export const isCommand = (r: { type: string }) => r.type === PROVIDER_TYPES.remoteCommand;
 
+/**
+ * A resource outside a targeted update's scope (`--target`) that does not exist yet reaches the pack with no
+ * inputs at all: it runs nothing in this update, so there is nothing to check.
+ */
+export const outsideTargets = (r: { props: Record<string, unknown> }) => Object.keys(r.props).length === 0;
+
 /** Remote actions other than a command: file copies. None may exist outside an Actuator. */
 export const REMOTE_COPY_TYPES = ["command:remote:CopyToRemote", "command:remote:CopyFile"];
 

@@ -1,6 +1,6 @@
 import { SCRIPT_CATALOGUE } from "../../components/model/catalogue";
 import type { DemesneStackPolicy } from "../lib/metadata";
-import { actuatorOf, decodeStdin, isCommand, REMOTE_COPY_TYPES } from "../lib/steps";
+import { actuatorOf, decodeStdin, isCommand, outsideTargets, REMOTE_COPY_TYPES } from "../lib/steps";
 
 /** praxis invariant 1: every remote action is an Actuator's step running a catalogued script. */
 export const singleExecutionPath: DemesneStackPolicy = {
@@ -16,7 +16,7 @@ export const singleExecutionPath: DemesneStackPolicy = {
                 report(`${r.name}: file copies are not allowed; deliver files as parameters of a layer step`, r.urn);
                 continue;
             }
-            if (!isCommand(r)) continue;
+            if (!isCommand(r) || outsideTargets(r)) continue;
             if (!actuatorOf(r)) {
                 report(`${r.name}: remote command outside an Actuator (its parent is ${r.parent?.type ?? "the stack"})`, r.urn);
                 continue;

@@ -16,6 +16,8 @@ export interface Approval {
   tokens: string[];
   /** The --target list the plan was made with: the apply runs with the same one. */
   targets: string[];
+  /** Steps the plan replaces (`demesne plan --layer … --replace`); the update must name them the same way. */
+  replaces?: string[];
 }
 
 /** Why a plan cannot be approved (or applied) under this mode with these tokens; undefined when it can. */

@@ -7,6 +7,7 @@ import { tierOf, tierRank, type StepClassName, type Tier } from "../../component
 import { confirmStepName, stepIdentity } from "../../components/actuator/steps";
 import type { StackConfig } from "../../components/config/load";
 import { planProgram } from "../../components/program";
+import { plannedInputs, plannedTriggers, type PlannedResource } from "../plan-format";
 
 export interface PlannedChange {
   urn: string;
@@ -27,10 +28,6 @@ export interface PlanReview {
   t3: PlannedChange[];
 }
 
-interface ResourcePlan {
-  goal?: { type?: string; inputs?: Record<string, unknown> } | null;
-  steps?: string[] | null;
-}
 
 /** Provider resources that are not command steps, by the class whose tiers they take. */
 const TYPE_CLASS: Record<string, StepClassName> = {
@@ -59,7 +56,7 @@ export class PlanError extends Error {
 }
 
 export function reviewPlan(text: string, cfg: StackConfig, stack: string): PlanReview {
-  let doc: { resourcePlans?: Record<string, ResourcePlan> };
+  let doc: { resourcePlans?: Record<string, PlannedResource> };
   try {
     doc = JSON.parse(text) as typeof doc;
   } catch (e) {
@@ -81,9 +78,8 @@ export function reviewPlan(text: string, cfg: StackConfig, stack: string): PlanR
     const stepClass = known?.stepClass ?? TYPE_CLASS[type] ?? null;
     // Unknown resources fail closed: tierOf gives T3 for a class it does not know.
     const tier: Tier = op === "same" || noEffect(type) ? "T0" : tierOf(stepClass ?? undefined, op);
-    const triggers = rp.goal?.inputs?.triggers;
-    const content = Array.isArray(triggers) ? triggers.find((t): t is string => typeof t === "string" && t.startsWith("content:")) : undefined;
-    const contentHash = content ? content.slice("content:".length) : sha256Hex(canonicalJson(rp.goal?.inputs ?? { op }));
+    const content = plannedTriggers(rp)?.find((t): t is string => typeof t === "string" && t.startsWith("content:"));
+    const contentHash = content ? content.slice("content:".length) : sha256Hex(canonicalJson({ op, inputs: plannedInputs(rp) }));
     changes.push({
       urn, type, op, stepClass, host: known?.host ?? null, tier, contentHash,
       ...(tier === "T3" ? { token: approvalToken(urn, contentHash) } : {}),

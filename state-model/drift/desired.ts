@@ -15,6 +15,7 @@ import { planProgram } from "../../components/program";
 import type { Queryable } from "../db/store";
 import { asOf } from "../queries";
 import { OWNERS } from "./owners";
+import { plannedTriggers, type PlannedResource } from "../plan-format";
 
 export interface Expected {
   attribute: string;
@@ -137,7 +138,7 @@ export async function desiredFromApplied(db: Queryable, cfg: StackConfig, stack:
 
 /** What a saved plan (`pulumi preview --save-plan FILE`) will leave on the hosts: its steps' goal inputs. */
 export async function desiredFromPlan(planText: string, file: string, cfg: StackConfig, stack: string): Promise<DesiredState> {
-  let doc: { resourcePlans?: Record<string, { goal?: { inputs?: unknown } | null; steps?: string[] | null }> };
+  let doc: { resourcePlans?: Record<string, PlannedResource> };
   try {
     doc = JSON.parse(planText) as typeof doc;
   } catch (e) {
@@ -147,6 +148,6 @@ export async function desiredFromPlan(planText: string, file: string, cfg: Stack
   return desiredFromContent(cfg, stack, `plan:${file}`, async (urn) => {
     const rp = doc.resourcePlans![urn];
     if (!rp || (rp.steps ?? []).includes("delete")) return undefined;
-    return triggersIn(rp.goal?.inputs);
+    return plannedTriggers(rp);
   }, { missing: "not in the plan, or deleted by it", changed: "the config changed since the plan was saved (a stale plan)" });
 }

@@ -50,11 +50,9 @@ export interface DriftReport {
   findings: Finding[];
 }
 
-/** Where drift finds step URNs to name in its converge commands (from the program's plan of a stack). */
+/** What drift's converge commands name: the stack, and the baseline a finding was measured against. */
 export interface ConvergeContext {
   stack?: string;
-  /** `${host}/${layer}` → the URNs a replace must name: the step's, and its confirm step's if it has one. */
-  stepUrns?: Map<string, string[]>;
   baselineName?: string;
 }
 
@@ -93,14 +91,12 @@ function convergeFor(host: string, attribute: string, key: string, change: Chang
     return { layer: null, tier: null, converge: `by hand (no demesne layer removes it): ${BY_HAND[attribute] ?? "change it back"}${rebless}` };
   }
   const tier = STEP_CLASSES[owner.layer].replace;
-  const urns = ctx.stepUrns?.get(`${host}/${owner.layer}`);
   const stack = ctx.stack ? ` --stack ${ctx.stack}` : "";
-  // A command step has no Read: only a replace runs its script again (a plain --target changes nothing). A
-  // lock-out-capable layer's confirm step is replaced with it, or its dead-man would restore the drift.
-  const cmd = urns
-    ? `pulumi up${stack} ${urns.map((u) => `--target-replace '${u}'`).join(" ")}`
-    : `pulumi up${stack} --target-replace <URN of ${host}'s ${owner.layer} step (npm run steps)>`;
-  const approval = tier === "T3" ? " (T3: needs its approval token)" : "";
+  // A command step has no Read: only a replace runs its script again (a plain --target changes nothing), and
+  // it goes through the audited path like any change. `--replace` also replaces a lock-out-capable layer's
+  // confirm step, or its dead-man would restore the drift.
+  const cmd = `demesne plan${stack} --layer ${host}/${owner.layer} --replace, then demesne approve and demesne apply`;
+  const approval = tier === "T3" ? " (T3: approve with its token)" : "";
   return { layer: owner.layer, tier, converge: `${cmd}${approval}${rebless}` };
 }
 

@@ -56,7 +56,9 @@ const PayloadSchemas = {
 } as const;
 
 const ANSI = /\u001b\[[0-9;]*m|<\{%[a-z]+%\}>/g;
-const DELETES = new Set(["delete", "delete-replaced", "discard", "discard-replaced", "remove-pending-replace"]);
+// Only these end a URN. `delete-replaced` and its kin remove the old copy of a replaced resource, and the
+// replacement lives on under the same URN (with create-before-delete they come after it).
+const DELETES = new Set(["delete", "discard"]);
 
 const stateOf = (m: z.infer<typeof StepMeta>, which: "old" | "new") => {
   const s = m[which];

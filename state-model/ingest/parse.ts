@@ -46,21 +46,44 @@ export function parseInput(text: string, want?: Kind): Doc {
   } catch {
     /* a multi-line document */
   }
-  if (looksNdjson) {
-    const items: Doc["items"] = [];
-    lines.forEach((l, i) => {
-      if (i < first || l.trim() === "") return;
-      let v: unknown;
-      try {
-        v = JSON.parse(l);
-      } catch {
-        throw new InputError(i + 1, undefined, "broken JSON in the event stream (truncated or malformed line)");
-      }
-      items.push({ line: i + 1, value: v });
-    });
-    if (want && want !== "events") throw new InputError(first + 1, undefined, `expected ${want}, found an engine event stream`);
-    return { kind: "events", items, lineOf: () => undefined };
+  // `pulumi up --json` without --skip-preview prints the preview's document, then the update's event stream:
+  // the update is the events (the preview said what they would be).
+  const events = looksNdjson ? first : eventsAfterPreview(lines, first);
+  if (events !== undefined) return eventStream(lines, events, want);
+  return documentOf(lines, first, want);
+}
+
+/** The line where an event stream starts right after a leading preview document, if the text is that shape. */
+function eventsAfterPreview(lines: string[], first: number): number | undefined {
+  for (let i = first + 1; i < lines.length; i++) {
+    if (!lines[i]!.startsWith('{"sequence":') || lines[i - 1]!.trim() !== "}") continue;
+    try {
+      const doc = JSON.parse(lines.slice(first, i).join("\n")) as Record<string, unknown>;
+      return kindOfObject(doc) === "preview" ? i : undefined;
+    } catch {
+      return undefined;
+    }
   }
+  return undefined;
+}
+
+function eventStream(lines: string[], first: number, want: Kind | undefined): Doc {
+  const items: Doc["items"] = [];
+  lines.forEach((l, i) => {
+    if (i < first || l.trim() === "") return;
+    let v: unknown;
+    try {
+      v = JSON.parse(l);
+    } catch {
+      throw new InputError(i + 1, undefined, "broken JSON in the event stream (truncated or malformed line)");
+    }
+    items.push({ line: i + 1, value: v });
+  });
+  if (want && want !== "events") throw new InputError(first + 1, undefined, `expected ${want}, found an engine event stream`);
+  return { kind: "events", items, lineOf: () => undefined };
+}
+
+function documentOf(lines: string[], first: number, want: Kind | undefined): Doc {
   const body = lines.slice(first).join("\n");
   const { value, tree } = strictJson(body, first + 1);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {

@@ -3,10 +3,19 @@ import type { BatchInput } from "../facts/types";
 import { check, type Doc } from "./parse";
 import { FactSink } from "./facts";
 import { parseUrn, vertexKindOf } from "./urn";
+import { plannedInputs } from "../plan-format";
 
 const ResourcePlan = z.looseObject({
-  goal: z.looseObject({ type: z.string().optional(), inputs: z.unknown().optional() }).nullish(),
+  goal: z.looseObject({
+    type: z.string().optional(),
+    inputDiff: z.looseObject({
+      adds: z.record(z.string(), z.unknown()).nullish(),
+      updates: z.record(z.string(), z.unknown()).nullish(),
+      deletes: z.array(z.string()).nullish(),
+    }).nullish(),
+  }).nullish(),
   steps: z.array(z.string()).nullish(),
+  state: z.record(z.string(), z.unknown()).nullish(),
   seed: z.string().nullish(),
 });
 const Plan = z.looseObject({
@@ -31,7 +40,7 @@ export function mapPlan(doc: Doc, inputSha256: string, opts: { stack?: string; u
     sink.edge(step, "resource", urn, at);
     sink.assert(step, "op", (rp.steps ?? []).join(",") || "same", at);
     sink.assert(step, "type", rp.goal?.type ?? parseUrn(urn)?.type, at);
-    if (rp.goal?.inputs !== undefined) sink.assert(step, "inputs", rp.goal.inputs, at);
+    if (rp.goal) sink.assert(step, "inputs", plannedInputs(rp), at);
     sink.assert(step, "status", "planned", at);
   }
   sink.assert(update, "plan", true, at);

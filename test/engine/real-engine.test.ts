@@ -84,6 +84,21 @@ describe("the recorder on the real engine's output", { timeout: 120_000 }, () =>
     expect(diag.map((d) => d.value)).toContainEqual(expect.stringContaining("layer docker failed its verify step"));
   });
 
+  it("the events alone leave a replaced resource with its new inputs and a deleted one ended", async () => {
+    const alone = { ...env, DEMESNE_STATE_DIR: path.join(work, "events-only") };
+    for (const f of ["up-1.ndjson", "up-2.ndjson"]) expect(demesne(["ingest", path.join(out, f), "--stack", "control"], alone).code).toBe(0);
+    const store: Store = await openFleetStore({ stateDir: alone.DEMESNE_STATE_DIR, databaseUrl: "" });
+    try {
+      const now = await asOf(store, {});
+      const inputsOf = (name: string) => now.find((f) => f.subject === URN(name) && f.attribute === "inputs")?.value as Record<string, unknown> | undefined;
+      // Replaced create-before-delete: its delete-replaced comes last and must not end the URN.
+      expect(inputsOf("control-1-baseline")).toMatchObject({ generation: 2 });
+      expect(inputsOf("control-1-firewall")).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
   it("a stack export replaces the resource set: what the second one lacks has ended", async () => {
     const now = await facts();
     const current = new Set(now.map((f) => f.subject));
@@ -98,6 +113,10 @@ describe("the recorder on the real engine's output", { timeout: 120_000 }, () =>
   it("the plan lists the steps the engine planned", async () => {
     const plan = (await facts()).filter((f) => f.subject.startsWith(`step:${reports.get("plan.json")!.updateId}:plan:`) && f.attribute === "op");
     expect(plan.map((f) => f.value)).toEqual(expect.arrayContaining(["update", "delete"]));
+    // The engine writes what a step changes in goal.inputDiff and the proposed state beside it, never a full
+    // input map: the planned inputs of the in-place update carry its new value.
+    const ssh = (await facts()).find((f) => f.subject === `step:${reports.get("plan.json")!.updateId}:plan:${URN("control-1-ssh")}` && f.attribute === "inputs");
+    expect(ssh?.value).toMatchObject({ maxAuthTries: 3 });
   });
 
   it("the sentinel secret — in plaintext in the Automation API's export — is never stored or printed", () => {

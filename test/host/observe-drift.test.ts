@@ -111,7 +111,7 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
     // A saved plan: the same content for every step but the firewall, which it deletes.
     const resourcePlans = Object.fromEntries(plan.hostSteps.get(NAME)!.map((s) => {
       const id = stepIdentity(s, plan.context);
-      return [id.urn, s.stepClass === "firewall" ? { steps: ["delete"] } : { goal: { inputs: { triggers: [`content:${id.contentHash}`] } }, steps: ["same"] }];
+      return [id.urn, s.stepClass === "firewall" ? { steps: ["delete"] } : { goal: { type: "command:remote:Command" }, steps: ["same"], state: { triggers: [`content:${id.contentHash}`] } }];
     }));
     writeFileSync(path.join(work, "plan.json"), JSON.stringify({ manifest: { time: new Date().toISOString() }, resourcePlans }));
     const pl = cli("drift", "--stack", "t", "--against", `plan:${path.join(work, "plan.json")}`, "--json");

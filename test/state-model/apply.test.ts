@@ -28,7 +28,9 @@ function planFor(stack: string, ops: Record<string, string>): string {
   const resourcePlans: Record<string, unknown> = {};
   for (const s of program.hostSteps.get("h1")!) {
     const id = stepIdentity(s, program.context);
-    resourcePlans[id.urn] = { goal: { type: "command:remote:Command", inputs: { triggers: [`content:${id.contentHash}`] } }, steps: [ops[s.stepClass] ?? "same"] };
+    // As the engine writes it: what the step changes in goal.inputDiff, the proposed state beside it.
+    const triggers = [`content:${id.contentHash}`];
+    resourcePlans[id.urn] = { goal: { type: "command:remote:Command", inputDiff: { adds: { triggers } } }, steps: [ops[s.stepClass] ?? "same"], state: { triggers } };
   }
   const file = path.join(work, `${stack}-${Object.entries(ops).map(([k, v]) => `${k}-${v}`).join("_")}.plan.json`);
   writeFileSync(file, JSON.stringify({ manifest: { time: new Date().toISOString() }, resourcePlans }, null, 2));

@@ -145,7 +145,7 @@ describe("computeDrift", () => {
       { attribute: "sudoers.file", key: "/etc/sudoers.d/demesne", value: { sha256: "aa", rules: [], unrestricted: [] } },
       { attribute: "sudoers.file", key: "/etc/sudoers.d/evil", value: { sha256: "bb", rules: [], unrestricted: ["NOPASSWD: ALL"] } },
       { attribute: "listener", key: "tcp 0.0.0.0:8000", value: { processes: ["python3"] } },
-    ])], [], { stack: "control", stepUrns: new Map([["h1/ssh", ["urn:pulumi:control::demesne::x$y::h1-ssh", "urn:pulumi:control::demesne::x$y::h1-ssh-confirm"]]]) });
+    ])], [], { stack: "control" });
     const got = r.findings.map((f) => [f.attribute, f.key, f.change, f.severity]);
     expect(got).toEqual([
       ["listener", "tcp 0.0.0.0:8000", "violation", "critical"],
@@ -156,7 +156,7 @@ describe("computeDrift", () => {
     ].sort((a, b) => ["low", "medium", "high", "critical"].indexOf(b[3]!) - ["low", "medium", "high", "critical"].indexOf(a[3]!) || a[0]!.localeCompare(b[0]!) || a[1]!.localeCompare(b[1]!)));
     const ssh = r.findings.find((f) => f.attribute === "sshd")!;
     expect(ssh).toMatchObject({ layer: "ssh", tier: "T3", desired: "no", observed: "yes" });
-    expect(ssh.converge).toBe("pulumi up --stack control --target-replace 'urn:pulumi:control::demesne::x$y::h1-ssh' --target-replace 'urn:pulumi:control::demesne::x$y::h1-ssh-confirm' (T3: needs its approval token)");
+    expect(ssh.converge).toBe("demesne plan --stack control --layer h1/ssh --replace, then demesne approve and demesne apply (T3: approve with its token)");
     expect(r.findings.find((f) => f.attribute === "listener")!.converge).toMatch(/^by hand \(no demesne layer removes it\): find the process/);
     // The baseline layer writes its own sudoers file, never removes a stray one: a replace would not converge it.
     expect(r.findings.find((f) => f.key === "/etc/sudoers.d/evil")).toMatchObject({ layer: null, tier: null, converge: expect.stringMatching(/^by hand.*visudo/) });

@@ -1,0 +1,104 @@
+// The real Pulumi engine for the end-to-end tests: the CLI, the Node language host and the command provider,
+// found on PATH or in the toolchain cache (scripts/toolchain.sh), on a file backend with passphrase secrets in a
+// temporary directory. A missing binary fails the suite with what to install; nothing is mocked.
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { stringify } from "yaml";
+
+export const REPO = path.resolve(__dirname, "..", "..");
+export const PACK = path.join(REPO, "policy-pack");
+export const PACK_CONFIG = path.join(PACK, "config.json");
+export const PACK_ARGS = ["--policy-pack", PACK, "--policy-pack-config", PACK_CONFIG];
+
+/** What `pulumi up` of this program needs besides the CLI. */
+const NEEDED = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command"];
+
+function toolchainDir(): string | undefined {
+    const r = spawnSync("bash", [path.join(REPO, "scripts", "toolchain.sh"), "--print-path"], {
+        encoding: "utf8", env: { ...process.env, DEMESNE_TOOLCHAIN_BINARIES: "pulumi" },
+    });
+    const dir = r.stdout.trim().split("\n").pop();
+    return r.status === 0 && dir && existsSync(dir) ? dir : undefined;
+}
+
+function which(name: string, pathVar: string): string | undefined {
+    for (const d of pathVar.split(path.delimiter)) {
+        if (d && existsSync(path.join(d, name))) return path.join(d, name);
+    }
+    return undefined;
+}
+
+export interface Engine {
+    /** The environment every pulumi and demesne call of one test uses. */
+    env: NodeJS.ProcessEnv;
+    pulumi(args: string[], opts?: { cwd?: string; input?: string }): SpawnSyncReturns<string>;
+}
+
+/** The engine on a file backend under dir; throws, naming what to install, when a binary is missing. */
+export function engine(dir: string): Engine {
+    const tc = toolchainDir();
+    const PATH = [tc, process.env.PATH].filter(Boolean).join(path.delimiter);
+    const missing = NEEDED.filter((n) => !which(n, PATH));
+    if (missing.length > 0) {
+        throw new Error(
+            `the end-to-end tests need ${missing.join(", ")} on PATH. Install the Pulumi CLI (it ships ` +
+            "pulumi-language-nodejs) and the command provider 1.2.1 (pulumi plugin install resource command 1.2.1, " +
+            "then put the plugin's directory on PATH), or build them from Go modules with `npm run toolchain` " +
+            "where the module proxy serves them (see docs/engine.md).");
+    }
+    mkdirSync(path.join(dir, "backend"), { recursive: true });
+    mkdirSync(path.join(dir, "pulumi-home"), { recursive: true });
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PATH,
+        PULUMI_HOME: path.join(dir, "pulumi-home"),
+        PULUMI_BACKEND_URL: `file://${path.join(dir, "backend")}`,
+        PULUMI_CONFIG_PASSPHRASE: "demesne-e2e",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        DEMESNE_STATE_DIR: path.join(dir, "state"),
+        NO_COLOR: "1",
+    };
+    return {
+        env,
+        pulumi: (args, opts = {}) => spawnSync("pulumi", [...args, "--non-interactive"], {
+            cwd: opts.cwd ?? dir, env, input: opts.input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, timeout: 600_000,
+        }),
+    };
+}
+
+/**
+ * A Pulumi project directory for one of test/e2e/programs. Its name is `demesne`, so URNs, approval keys and
+ * tokens are those of the real program.
+ */
+export function project(dir: string, program: "hosts" | "rogue"): string {
+    const proj = path.join(dir, `project-${program}`);
+    mkdirSync(proj, { recursive: true });
+    const main = path.relative(proj, path.join(REPO, "test", "e2e", "programs", program));
+    writeFileSync(path.join(proj, "Pulumi.yaml"), stringify({ name: "demesne", runtime: "nodejs", main }));
+    return proj;
+}
+
+/** Runs the demesne CLI in a project directory with the engine's environment. */
+export function demesne(e: Engine, cwd: string, args: string[]): SpawnSyncReturns<string> {
+    return spawnSync(process.execPath, [path.join(REPO, "bin", "demesne.js"), ...args], {
+        cwd, env: e.env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, timeout: 600_000,
+    });
+}
+
+/** Engine events (`--event-log`), one JSON object per line. */
+export function events(file: string): Array<Record<string, unknown>> {
+    return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The mandatory policy violations among engine events: policy name → messages. */
+export function violations(evs: Array<Record<string, unknown>>): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const e of evs) {
+        const p = e.policyEvent as { policyName?: string; enforcementLevel?: string; message?: string } | undefined;
+        if (!p?.policyName || p.enforcementLevel !== "mandatory") continue;
+        out.set(p.policyName, [...(out.get(p.policyName) ?? []), p.message ?? ""]);
+    }
+    return out;
+}
