@@ -22,7 +22,7 @@ it("the npm pack tarball carries the model and its policies run from it", () => 
       const p = POLICIES.find((x) => x.name === "configure-only");
       p.validateResource({ ...rogue, getConfig: () => ({}), stackTags: new Map() }, (m) => violations.push(m));
       const s = POLICIES.find((x) => x.name === "single-execution-path");
-      s.validateStack({ resources: [{ ...rogue, type: "command:remote:Command", name: "raw" }], getConfig: () => ({}), stackTags: new Map() }, (m) => violations.push(m));
+      s.validateStack({ resources: [{ ...rogue, type: "command:remote:Command", name: "raw", props: { create: "id" } }], getConfig: () => ({}), stackTags: new Map() }, (m) => violations.push(m));
       console.log(JSON.stringify({ names: POLICIES.map((x) => x.name), layers: Object.keys(catalogue).length, violations }));`;
     const out = JSON.parse(execFileSync(process.execPath, ["-e", probe], { cwd: pkg, encoding: "utf8" })) as { names: string[]; layers: number; violations: string[] };
     expect(out.names).toEqual(POLICIES.map((p) => p.name));
