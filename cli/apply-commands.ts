@@ -3,7 +3,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { approvalMessage } from "../components/actuator/steps";
 import { sha256Hex } from "../components/model/hash";
+import { planProgram } from "../components/program";
 import { MODES, type Mode } from "../components/model/tiers";
 import { auditAppend } from "../state-model/audit";
 import type { Store } from "../state-model/db/store";
@@ -99,7 +101,12 @@ export async function plan(p: Parsed, out: Output, store: Store, actor: string):
     const tmp = `${approvalsDir()}/preview-${process.pid}.json`;
     process.stderr.write(`demesne: pulumi preview of stack ${stack.name} with the policy pack…\n`);
     const status = pulumi(["preview", "--stack", stack.name, ...PACK, "--save-plan", tmp, "--diff", "--non-interactive", ...scopeArgs(scope)]);
-    if (status !== 0) throw new Refused("the preview failed or the policy pack refused it (see above): no plan saved");
+    if (status !== 0) {
+      // The engine's --diff display leaves out the program's warnings, which say how to approve T3 content.
+      const missing = planProgram(stack.cfg, { stack: stack.name, project: "demesne", dryRun: true }).missing;
+      for (const m of missing) process.stderr.write(`demesne: ${approvalMessage(m)}\n`);
+      throw new Refused("the preview failed or the policy pack refused it (see above): no plan saved");
+    }
     text = readFileSync(tmp, "utf8");
     rmSync(tmp, { force: true });
   }

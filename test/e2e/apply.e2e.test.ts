@@ -1,0 +1,188 @@
+// praxis invariant 6 through the real engine on a real host: `demesne plan` (the real preview with the policy
+// pack), `demesne approve` (one T3 target, its typed token) and `demesne apply` (`pulumi up --plan`) configure a
+// sandboxed test host with the program's own components and the real command provider; re-running every layer
+// changes nothing; and an out-of-band change is converged by the very command `demesne drift` prints.
+// Needs the Pulumi CLI, its Node language host and the command provider (test/e2e/engine.ts says how).
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { keyPair } from "../helpers/configured-host";
+import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
+import { tempDir } from "../helpers/tools";
+import { demesne, engine, project, type Engine } from "./engine";
+
+const NAME = "e2e";
+const INDEX = 23;
+const HOST = "e2e-1";
+const STACK = "e2e";
+const work = tempDir("e2e-apply");
+let host: TestHost;
+let e: Engine;
+let proj: string;
+let deployKey: string;
+let observerKey: string;
+
+const cli = (...args: string[]) => {
+  const r = demesne(e, proj, args);
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+};
+
+interface PlanJson { plan: string; maxTier: string; approvable: boolean; refusal: string | null; changes: { urn: string; op: string; tier: string; token?: string }[] }
+
+/** demesne plan → approve (typing each T3 token) → apply; returns the plan's JSON. */
+function planApproveApply(args: string[]): PlanJson {
+  const p = cli("plan", "--stack", STACK, ...args, "--json");
+  expect(p.code, p.stderr.slice(-3000)).toBe(0);
+  const plan = JSON.parse(p.stdout) as PlanJson;
+  expect(plan.approvable, plan.refusal ?? "").toBe(true);
+  const tokens = plan.changes.flatMap((c) => (c.token ? [c.token] : []));
+  if (tokens.length > 0) {
+    // A T3 plan is not approved without its typed token.
+    expect(cli("approve", plan.plan, "--stack", STACK, "--actor", "alice").code).toBe(1);
+  }
+  const a = cli("approve", plan.plan, "--stack", STACK, "--actor", "alice", ...(tokens.length ? ["--token", tokens.join(",")] : []));
+  expect(a.code, a.stderr).toBe(0);
+  const r = cli("apply", plan.plan, "--stack", STACK, "--actor", "alice", "--json");
+  expect(r.code, r.stderr.slice(-3000)).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: 0, complete: true });
+  return plan;
+}
+
+/** What the host is: firewall, users, packages and every file under /etc, /usr and /var/lib. */
+const fingerprint = async () => (await host.exec("{ iptables-save | grep -v '^#'; getent passwd; dpkg-query -W; " +
+  "find /etc /usr /var/lib -xdev -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum")).stdout;
+
+/** `changed` as each layer's Actuator reported it in the last update (from the stack's checkpoint). */
+function layersChanged(): Record<string, boolean> {
+  const r = e.pulumi(["stack", "export", "--stack", STACK], { cwd: proj });
+  expect(r.status, r.stderr).toBe(0);
+  const resources = (JSON.parse(r.stdout) as { deployment: { resources: { type: string; urn: string; outputs?: { changed?: boolean } }[] } }).deployment.resources;
+  return Object.fromEntries(resources.filter((x) => x.type === "demesne:actuator:Actuator").map((x) => [x.urn.split("::").pop()!, x.outputs?.changed as boolean]));
+}
+
+function drift() {
+  const o = cli("observe", "--stack", STACK, "--identity", observerKey);
+  expect(o.code, o.stderr).toBe(0);
+  // The stack's checkpoint is what `--against applied` compares with.
+  const exp = e.pulumi(["stack", "export", "--stack", STACK], { cwd: proj });
+  writeFileSync(path.join(work, "export.json"), exp.stdout);
+  expect(cli("ingest", path.join(work, "export.json"), "--stack", STACK).code).toBe(0);
+  const d = cli("drift", "--stack", STACK, "--against", "applied", "--json");
+  return JSON.parse(d.stdout) as { findings: { attribute: string; key: string; change: string; converge: string }[] };
+}
+
+/** The one finding every host keeps: the bootstrap user's cloud-init sudo, which baseline runs as (LIMITATIONS.md). */
+const BOOTSTRAP_SUDO = { attribute: "sudoers.file", key: "/etc/sudoers.d/90-cloud-init-users", change: "violation" };
+
+beforeAll(async () => {
+  e = engine(work);
+  await stopTestHost(NAME);
+  host = await startTestHost(NAME, INDEX);
+  const deploy = keyPair(work, "deploy");
+  deployKey = deploy.key;
+  observerKey = keyPair(work, "observer").key;
+  // An OVH host as delivered: the provider's `ubuntu` user with passwordless sudo and the operator's key.
+  const boot = await host.exec([
+    "useradd -m -s /bin/bash -U ubuntu && usermod -p '*' ubuntu",
+    "echo 'ubuntu ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-cloud-init-users && chmod 440 /etc/sudoers.d/90-cloud-init-users",
+    "install -d -m 700 -o ubuntu -g ubuntu /home/ubuntu/.ssh",
+    `echo '${deploy.pub}' > /home/ubuntu/.ssh/authorized_keys && chown ubuntu: /home/ubuntu/.ssh/authorized_keys && chmod 600 /home/ubuntu/.ssh/authorized_keys`,
+  ].join(" && "));
+  expect(boot.code, boot.stderr).toBe(0);
+  proj = project(work, "hosts");
+  writeFileSync(path.join(proj, `Pulumi.${STACK}.yaml`), stringify({
+    config: {
+      // A first install changes sshd and the firewall (T3): above `operate`'s ceiling.
+      "demesne:mode": "break-glass",
+      "demesne:deployUser": "deploy",
+      "demesne:adminRanges": [`10.251.${INDEX}.0/30`],
+      "demesne:sshPublicKeys": [deploy.pub],
+      "demesne:observerPublicKeys": [readFileSync(`${observerKey}.pub`, "utf8").trim()],
+      "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
+      "demesne:hosts": [{ name: HOST, address: host.address, hostType: "ubuntu", hostKey: host.hostKey, bootstrapUser: "ubuntu", deadManSeconds: 30 }],
+    },
+  }));
+  for (const args of [["stack", "init", STACK], ["config", "set", "--secret", "demesne:sshPrivateKey", "--stack", STACK]]) {
+    const r = e.pulumi(args, { cwd: proj, input: args[0] === "config" ? readFileSync(deployKey, "utf8") : undefined });
+    expect(r.status, r.stderr).toBe(0);
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await host?.stop();
+});
+
+describe("plan, approve, apply through the real engine on a real host", { timeout: 300_000 }, () => {
+  it("an invalid config fails the preview with the program's own message", () => {
+    const good = readFileSync(path.join(proj, `Pulumi.${STACK}.yaml`), "utf8");
+    writeFileSync(path.join(proj, "Pulumi.bad.yaml"), good.replace("deadManSeconds: 30", "deadManSeconds: 5"));
+    expect(e.pulumi(["stack", "init", "bad"], { cwd: proj }).status).toBe(0);
+    const r = e.pulumi(["preview", "--stack", "bad"], { cwd: proj });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/invalid stack config \(\d+ problems?\):[^]*- demesne:hosts\[0\]\.deadManSeconds: Too small/);
+  });
+
+  it("the pack refuses the preview until each T3 step's approval is in config, and says how to give it", () => {
+    const p = cli("plan", "--stack", STACK);
+    expect(p.code).toBe(1);
+    expect(p.stderr).toMatch(/content-bound-approvals/);
+    // The operator copies the lines the program prints after reviewing the preview.
+    const lines = [...new Set(p.stderr.match(/pulumi config set --path 'demesne:approvals\["[^"]+"\]' T3-[0-9a-f-]+/g) ?? [])];
+    expect(lines.map((l) => l.match(/\["([^"]+)"\]/)![1]).sort()).toEqual([`${HOST}/firewall`, `${HOST}/ssh`]);
+    for (const l of lines) {
+      const [, key, token] = l.match(/'(demesne:approvals\["[^"]+"\])' (\S+)/)!;
+      const r = e.pulumi(["config", "set", "--path", key!, token!, "--stack", STACK], { cwd: proj });
+      expect(r.status, r.stderr).toBe(0);
+    }
+  });
+
+  it("a plan with two T3 changes cannot be approved: one T3 target at a time", () => {
+    const p = cli("plan", "--stack", STACK, "--json");
+    expect(p.code, p.stderr.slice(-2000)).toBe(0);
+    const plan = JSON.parse(p.stdout) as PlanJson;
+    expect(plan.approvable).toBe(false);
+    expect(plan.refusal).toMatch(/2 T3 targets/);
+    expect(cli("approve", plan.plan, "--stack", STACK, "--actor", "alice", "--token", plan.changes.flatMap((c) => c.token ?? []).join(",")).code).toBe(1);
+  });
+
+  it("layer by layer, the plans configure the host: sshd, sudoers and the firewall as the program says", async () => {
+    expect(planApproveApply(["--layer", `${HOST}/baseline`]).maxTier).toBe("T2");
+    expect(planApproveApply(["--layer", `${HOST}/ssh`]).maxTier).toBe("T3");
+    expect(planApproveApply(["--layer", `${HOST}/firewall`]).maxTier).toBe("T3");
+
+    const sshd = (await host.exec("sshd -T")).stdout;
+    for (const line of ["passwordauthentication no", "permitrootlogin no", "maxauthtries 2", "logingracetime 30", "x11forwarding no", "allowusers deploy"]) {
+      expect(sshd).toContain(`${line}\n`);
+    }
+    const sudo = await host.exec("visudo -c && cat /etc/sudoers.d/demesne");
+    expect(sudo.code, sudo.stderr).toBe(0);
+    expect(sudo.stdout).not.toMatch(/NOPASSWD:\s*ALL/);
+    expect(sudo.stdout).toMatch(/^deploy ALL=\(root\) NOPASSWD: \/usr\/local\/sbin\/demesne-run ""$/m);
+    expect((await host.exec("ufw status")).stdout).toMatch(/^Status: active/);
+    expect((await host.exec("iptables -S DOCKER-USER")).stdout).toMatch(/-A DOCKER-USER/);
+    // The deploy user logs in over the hardened sshd; the audit chain holds every approval and apply.
+    expect((await host.ssh("deploy", deployKey, "true")).code).toBe(0);
+    expect(cli("audit", "verify").code).toBe(0);
+    expect(drift().findings.map(({ attribute, key, change }) => ({ attribute, key, change }))).toEqual([BOOTSTRAP_SUDO]);
+  });
+
+  it("running every layer again changes nothing: each reports changed=false and the host is the same", async () => {
+    const before = await fingerprint();
+    for (const layer of ["baseline", "ssh", "firewall"]) planApproveApply(["--layer", `${HOST}/${layer}`, "--replace"]);
+    expect(layersChanged()).toEqual({ [`${HOST}-baseline`]: false, [`${HOST}-ssh`]: false, [`${HOST}-firewall`]: false });
+    expect(await fingerprint()).toBe(before);
+  });
+
+  it("an out-of-band change is found, and the command drift prints converges it", async () => {
+    const oob = await host.exec("sed -i 's/^PasswordAuthentication no/PasswordAuthentication yes/' /etc/ssh/sshd_config.d/00-hardening.conf && kill -HUP \"$(cat /run/sshd.pid)\"");
+    expect(oob.code, oob.stderr).toBe(0);
+    const found = drift().findings.find((f) => f.key === "passwordauthentication");
+    expect(found).toMatchObject({ change: "changed" });
+    const cmd = found!.converge.match(/^demesne plan (.*?), then demesne approve and demesne apply/);
+    expect(cmd, found!.converge).not.toBeNull();
+    planApproveApply(cmd![1]!.split(" ").filter((a, i, all) => !(a === "--stack" || all[i - 1] === "--stack")));
+    expect((await host.exec("sshd -T")).stdout).toContain("passwordauthentication no\n");
+    expect(drift().findings.map(({ attribute, key, change }) => ({ attribute, key, change }))).toEqual([BOOTSTRAP_SUDO]);
+  });
+});
