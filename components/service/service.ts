@@ -40,7 +40,8 @@ export class Service extends pulumi.ComponentResource {
             secretParams: { ENV_FILE: renderEnvFile(plan.secretEnv, args.secrets, args.providerKeys) },
             context: args.context,
         }, { parent: this, dependsOn: opts?.dependsOn });
-        this.registerOutputs({ host: args.plan.service.host, ports: this.ports, trustTier: this.trustTier, personalData: this.personalData });
+        // The pack reads host and kind; a component's inputs never reach the engine.
+        this.registerOutputs({ host: args.plan.service.host, kind: args.plan.service.kind, ports: this.ports, trustTier: this.trustTier, personalData: this.personalData });
     }
 }
 

@@ -59,6 +59,8 @@ export function engine(dir: string): Engine {
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         DEMESNE_STATE_DIR: path.join(dir, "state"),
         NO_COLOR: "1",
+        // Turns on --event-log, the engine's own event stream (the Automation API does the same).
+        PULUMI_DEBUG_COMMANDS: "true",
     };
     return {
         env,
