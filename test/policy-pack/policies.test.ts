@@ -180,6 +180,16 @@ describe("the policy pack", () => {
         assertNoViolations(await runPolicy(policy, cloneResources(shipped)));
     });
 
+    it("a command outside a targeted update's scope reaches the pack with no inputs: it runs nothing and is not checked", async () => {
+        const policy = POLICIES.find((p) => p.name === "single-execution-path")!;
+        const rs = cloneResources(shipped);
+        ssh(rs).props = {};
+        assertNoViolations(await runPolicy(policy, rs));
+        // Any input at all and it is checked as a step again.
+        ssh(rs).props = { create: "id" };
+        assertHasViolation(await runPolicy(policy, rs), "control-1-ssh: it has no stdin carrying a layer script");
+    });
+
     const cases = POLICIES.flatMap((p) => (CASES[p.name] ?? []).map((c) => [`${p.name}: ${c.name}`, p, c] as [string, DemesnePolicy, Case]));
     it.each(cases)("%s", async (_n, policy, c) => {
         const rs = cloneResources(shipped);
