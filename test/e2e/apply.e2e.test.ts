@@ -3,6 +3,7 @@
 // sandboxed test host with the program's own components and the real command provider; re-running every layer
 // changes nothing; and an out-of-band change is converged by the very command `demesne drift` prints.
 // Needs the Pulumi CLI, its Node language host and the command provider (test/e2e/engine.ts says how).
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,8 +24,11 @@ let proj: string;
 let deployKey: string;
 let observerKey: string;
 
+/** Everything the CLIs printed, for the secret check at the end. */
+const printed: string[] = [];
 const cli = (...args: string[]) => {
   const r = demesne(e, proj, args);
+  printed.push(r.stdout, r.stderr);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 };
 
@@ -184,5 +188,46 @@ describe("plan, approve, apply through the real engine on a real host", { timeou
     planApproveApply(cmd![1]!.split(" ").filter((a, i, all) => !(a === "--stack" || all[i - 1] === "--stack")));
     expect((await host.exec("sshd -T")).stdout).toContain("passwordauthentication no\n");
     expect(drift().findings.map(({ attribute, key, change }) => ({ attribute, key, change }))).toEqual([BOOTSTRAP_SUDO]);
+  });
+
+  it("the SSH private key never appears in the state, the recorder, the audit log or any output", () => {
+    // A line from the middle of the key: unique, and never a fragment of anything else.
+    const lines = readFileSync(deployKey, "utf8").trim().split("\n");
+    const sentinel = lines[Math.floor(lines.length / 2)]!;
+    expect(sentinel.length).toBeGreaterThan(40);
+    for (const out of printed) expect(out.includes(sentinel)).toBe(false);
+    // The engine's checkpoints and history, the recorder's data directory (plans, approvals, event logs).
+    for (const dir of [path.join(work, "backend"), path.join(work, "state")]) {
+      const r = spawnSync("grep", ["-rlF", sentinel, dir], { encoding: "utf8" });
+      expect(r.status, `found in: ${r.stdout}`).toBe(1);
+    }
+  });
+
+  it("a firewall that shuts the operator out is rolled back by its dead-man, and the apply fails saying so", async () => {
+    const file = path.join(proj, `Pulumi.${STACK}.yaml`);
+    const good = readFileSync(file, "utf8");
+    const rules = async () => (await host.exec("sha256sum /etc/ufw/user.rules /etc/ufw/user6.rules")).stdout;
+    const before = await rules();
+    // A mistyped admin range: the operator's own address is not in it. It passes every check but one: logging in.
+    writeFileSync(file, good.replace(`10.251.${INDEX}.0/30`, "192.0.2.0/24"));
+    try {
+      const refused = cli("plan", "--stack", STACK, "--layer", `${HOST}/firewall`);
+      const [, key, token] = refused.stderr.match(/pulumi config set --path '(demesne:approvals\["[^"]+"\])' (T3-[0-9a-f-]+)/) ?? [];
+      expect(key, refused.stderr.slice(-2000)).toBe(`demesne:approvals["${HOST}/firewall"]`);
+      expect(e.pulumi(["config", "set", "--path", key!, token!, "--stack", STACK], { cwd: proj }).status).toBe(0);
+      const p = JSON.parse(cli("plan", "--stack", STACK, "--layer", `${HOST}/firewall`, "--json").stdout) as PlanJson;
+      expect(cli("approve", p.plan, "--stack", STACK, "--actor", "alice", "--token", token!).code).toBe(0);
+      const start = Date.now();
+      const r = cli("apply", p.plan, "--stack", STACK, "--actor", "alice", "--json");
+      expect(r.code, r.stderr.slice(-3000)).toBe(1);
+      expect(r.stderr).toMatch(/dead-man restored the previous firewall configuration/);
+      expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: expect.any(Number), complete: true });
+      // Back within the dead-man's window (30 s) plus the time it took to notice, with the old rules.
+      expect((await host.ssh("deploy", deployKey, "true", { timeoutMs: 10_000 })).code).toBe(0);
+      expect((Date.now() - start) / 1000).toBeLessThan(120);
+      expect(await rules()).toBe(before);
+    } finally {
+      writeFileSync(file, good);
+    }
   });
 });

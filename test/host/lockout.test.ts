@@ -79,6 +79,11 @@ describe("the ssh layer on a real host", { timeout: 120_000 }, () => {
     expect(took).toBeGreaterThanOrEqual(4);
     expect(took).toBeLessThan(20);
     expect(await dropinSha()).toBe(good);
+    // The confirm step can log in again now, but that proves only the rollback: it fails, saying why, until
+    // the layer itself runs again.
+    await expect(runLayer(host, "confirm", { TARGET_LAYER: "ssh" })).rejects.toThrow(/dead-man restored the previous ssh configuration at \S+Z: the change shut this login out/);
+    expect(await runLayer(host, "ssh", p)).toBe("changed=false");
+    await runLayer(host, "confirm", { TARGET_LAYER: "ssh" });
   });
 
   it("a firewall that shuts the admin range out is rolled back by the dead-man within its window", async () => {

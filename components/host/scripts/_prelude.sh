@@ -16,6 +16,10 @@ CHANGED=false
 RUN_BACKUP=""
 RESTORE_HOOK=""
 declare -a TOUCHED=()
+# A dead-man restore that fired leaves this mark: the layer's confirm step then fails (the change shut the
+# operator out and was rolled back) until the layer itself runs again, which starts clean.
+DEADMAN_FIRED="$STATE/deadman/$LAYER.fired"
+if [ "$LAYER" != confirm ]; then rm -f "$DEADMAN_FIRED"; fi
 
 log() { printf '[%s] %s\n' "$LAYER" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -111,9 +115,10 @@ backup_file() {
 }
 
 # Writes a standalone script that puts every file touched by this run back as it was,
-# then runs the layer's restore hook (e.g. reload sshd). Used on failure and by the dead-man.
+# then runs the layer's restore hook (e.g. reload sshd). Used on failure and by the dead-man,
+# which also passes the mark to leave when it fires.
 write_restore_script() {
-    local out="$1" key path
+    local out="$1" mark="${2:-}" key path
     {
         printf '#!/bin/bash\n# demesne restore for layer %s\nset -u\n' "$LAYER"
         for key in "${TOUCHED[@]}"; do
@@ -125,6 +130,7 @@ write_restore_script() {
             fi
         done
         [ -n "$RESTORE_HOOK" ] && printf '%s\n' "$RESTORE_HOOK"
+        [ -z "$mark" ] || printf 'date -u +%%FT%%TZ > %q\n' "$mark"
         printf 'rm -f %q %q\n' "$STATE/deadman/$LAYER.sh" "$STATE/deadman/$LAYER.pid"
     } > "$out"
     chmod 0700 "$out"
@@ -158,7 +164,7 @@ deadman_arm() {
     local seconds="$1" script="$STATE/deadman/$LAYER.sh"
     install -d -m 0700 "$STATE/deadman"
     deadman_cancel quiet || true
-    write_restore_script "$script"
+    write_restore_script "$script" "$DEADMAN_FIRED"
     if [ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemd-run > /dev/null; then
         systemd-run --quiet --unit="demesne-deadman-$LAYER" --on-active="${seconds}s" \
             --timer-property=AccuracySec=1s /bin/bash "$script"
