@@ -5,7 +5,7 @@
  * suite needs (the CLI, the Node language host and the command provider; test/e2e/engine.ts says how).
  * Options: --sizes 1,10,50 --runs 2
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { loadStackFile } from "../../components/config/stack-file";
@@ -46,7 +46,7 @@ function main() {
     config["demesne:approvals"] = Object.fromEntries(missing.map((m) => [m.key, m.token]));
     writeFileSync(file, stringify({ config }));
     for (const args of [["stack", "init", stack], ["config", "set", "--secret", "demesne:sshPrivateKey", "--stack", stack]]) {
-      const r = e.pulumi(args, { cwd: proj, input: args[0] === "config" ? "bench-not-a-key" : undefined });
+      const r = e.pulumi(args, { cwd: proj, input: args[0] === "config" ? readFileSync(deploy.key, "utf8") : undefined });
       if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")}: ${r.stderr}`);
     }
     const once = (withPack: boolean) => {
