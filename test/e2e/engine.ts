@@ -3,6 +3,7 @@
 // temporary directory. A missing binary fails the suite with what to install; nothing is mocked.
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 
@@ -38,13 +39,17 @@ export interface Engine {
 /** The engine on a file backend under dir; throws, naming what to install, when a binary is missing. */
 export function engine(dir: string): Engine {
     const tc = toolchainDir();
-    const PATH = [tc, process.env.PATH].filter(Boolean).join(path.delimiter);
+    // `pulumi plugin install resource command 1.2.1` puts the provider in the user's plugin cache; the tests
+    // use a Pulumi home of their own, so that directory goes on PATH instead.
+    const home = process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi");
+    const cached = path.join(home, "plugins", "resource-command-v1.2.1");
+    const PATH = [tc, existsSync(cached) ? cached : undefined, process.env.PATH].filter(Boolean).join(path.delimiter);
     const missing = NEEDED.filter((n) => !which(n, PATH));
     if (missing.length > 0) {
         throw new Error(
             `the end-to-end tests need ${missing.join(", ")} on PATH. Install the Pulumi CLI (it ships ` +
-            "pulumi-language-nodejs) and the command provider 1.2.1 (pulumi plugin install resource command 1.2.1, " +
-            "then put the plugin's directory on PATH), or build them from Go modules with `npm run toolchain` " +
+            "pulumi-language-nodejs) and the command provider 1.2.1 (pulumi plugin install resource command 1.2.1), " +
+            "or build them from Go modules with `npm run toolchain` " +
             "where the module proxy serves them (see docs/engine.md).");
     }
     mkdirSync(path.join(dir, "backend"), { recursive: true });
