@@ -57,17 +57,22 @@ function exposuresOf(cfg: StackConfig, plan: ProgramPlan): TailnetExposure[] {
     return out;
 }
 
-export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
-    const plan = planProgram(cfg, opts);
-    // A preview shows what to type; `up` never gets here without every approval (see planProgram).
-    for (const m of plan.missing) pulumi.log.warn(approvalMessage(m));
-
-    const tailnet = new Tailnet("tailnet", {
+/** The tailnet: its policy from the segmentation model (with the services' exposures) and a key per SSH host. */
+export function buildTailnet(cfg: StackConfig, plan: ProgramPlan): Tailnet {
+    return new Tailnet("tailnet", {
         admins: cfg.tailnet.admins,
         exposures: exposuresOf(cfg, plan),
         hosts: sshHosts(cfg).map((h) => h.name),
         authKeyExpirySeconds: cfg.tailnet.authKeyExpirySeconds,
     });
+}
+
+export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
+    const plan = planProgram(cfg, opts);
+    // A preview shows what to type; `up` never gets here without every approval (see planProgram).
+    for (const m of plan.missing) pulumi.log.warn(approvalMessage(m));
+
+    const tailnet = buildTailnet(cfg, plan);
     for (const h of cfg.hosts.filter((x) => x.publicIp)) {
         new EdgeFirewall(`edge-${h.name}`, {
             publicIp: h.publicIp as string, adminRanges: cfg.adminRanges, directUdp: cfg.tailnet.directUdp,

