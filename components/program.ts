@@ -67,17 +67,20 @@ export function buildTailnet(cfg: StackConfig, plan: ProgramPlan): Tailnet {
     });
 }
 
+/** OVH's IP firewall in front of every host with a public IPv4. */
+export function buildEdgeFirewalls(cfg: StackConfig): EdgeFirewall[] {
+    return cfg.hosts.filter((x) => x.publicIp).map((h) => new EdgeFirewall(`edge-${h.name}`, {
+        publicIp: h.publicIp as string, adminRanges: cfg.adminRanges, directUdp: cfg.tailnet.directUdp,
+    }));
+}
+
 export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
     const plan = planProgram(cfg, opts);
     // A preview shows what to type; `up` never gets here without every approval (see planProgram).
     for (const m of plan.missing) pulumi.log.warn(approvalMessage(m));
 
     const tailnet = buildTailnet(cfg, plan);
-    for (const h of cfg.hosts.filter((x) => x.publicIp)) {
-        new EdgeFirewall(`edge-${h.name}`, {
-            publicIp: h.publicIp as string, adminRanges: cfg.adminRanges, directUdp: cfg.tailnet.directUdp,
-        });
-    }
+    buildEdgeFirewalls(cfg);
     const sshTargets = new Map<string, SshTarget>(sshHosts(cfg).map((h) => [h.name, sshTargetOf(cfg, h)]));
     const hosts = new Map<string, Host>();
     for (const h of sshHosts(cfg)) {

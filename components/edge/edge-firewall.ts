@@ -23,9 +23,11 @@ export class EdgeFirewall extends pulumi.ComponentResource {
         super(TYPES.EdgeFirewall, name, { publicIp: args.publicIp }, opts);
         this.rules = rules;
         const block = `${args.publicIp}/32`;
+        // OVH keys an address on the firewall by the address, and a rule by its sequence: a second one cannot
+        // exist beside the first, so a replacement must delete before it creates.
         this.firewall = new ovh.ip.Firewall(`${name}-firewall`, {
             ip: block, ipOnFirewall: args.publicIp, enabled: true,
-        }, { parent: this });
+        }, { parent: this, deleteBeforeReplace: true });
         for (const rule of rules) {
             new ovh.ip.FirewallRule(`${name}-rule-${rule.sequence}`, {
                 ip: block,
@@ -36,7 +38,7 @@ export class EdgeFirewall extends pulumi.ComponentResource {
                 ...(rule.source ? { source: rule.source } : {}),
                 ...(rule.destinationPort !== undefined ? { destinationPort: rule.destinationPort } : {}),
                 ...(rule.tcpOption ? { tcpOption: rule.tcpOption } : {}),
-            }, { parent: this, dependsOn: [this.firewall] });
+            }, { parent: this, dependsOn: [this.firewall], deleteBeforeReplace: true });
         }
         this.registerOutputs({ publicIp: args.publicIp, rules: this.rules });
     }

@@ -95,7 +95,7 @@ export function engine(dir: string, extra: string[] = []): Engine {
  * A Pulumi project directory for the program or one of test/e2e/programs. Its name is `demesne`, so URNs, approval keys and
  * tokens are those of the real program.
  */
-export function project(dir: string, program: "demesne" | "hosts" | "rogue" | "tailnet"): string {
+export function project(dir: string, program: "demesne" | "edge" | "hosts" | "rogue" | "tailnet"): string {
     const proj = path.join(dir, `project-${program}`);
     mkdirSync(proj, { recursive: true });
     // `demesne` is the program itself (index.ts at the checkout's root).
