@@ -54,7 +54,7 @@ export function engine(dir: string, extra: string[] = []): Engine {
     if (missing.length > 0) {
         const plugins = ["command", ...extra].map((n) => `pulumi plugin install resource ${n} ${PLUGIN_VERSIONS[n]}`).join("; ");
         throw new Error(
-            `the end-to-end tests need ${missing.join(", ")} on PATH. Install the Pulumi CLI (it ships ` +
+            `running the program through the real engine (npm run test:e2e, npm run preview:local) needs ${missing.join(", ")} on PATH. Install the Pulumi CLI (it ships ` +
             `pulumi-language-nodejs) and the provider plugins (${plugins}), ` +
             "or build them from Go modules with `npm run toolchain` " +
             "where the module proxy serves them (see docs/engine.md).");
