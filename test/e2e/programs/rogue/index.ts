@@ -1,9 +1,10 @@
-// Rogue programs for the policy pack, one per `rogue:case`: the program's own hosts and services (the layers a
-// test stack can preview; no tailnet or edge firewall, whose providers the tests lack), plus one thing the
-// program's own guards would have refused, done the way a careless or hostile change would do it — around
-// the guards. `compliant` adds nothing. The pack alone must catch each of the others.
+// Rogue programs for the policy pack, one per `rogue:case`: the program's own hosts (their baseline, ssh and
+// firewall layers), services, tailnet and edge firewall, with one thing the program's own guards would have
+// refused, done the way a careless or hostile change would do it — around the guards. `compliant` changes
+// nothing. The pack alone must catch each of the others.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import * as tailscale from "@pulumi/tailscale";
 import { Actuator } from "../../../../components/actuator/actuator";
 import { encodeStdin, runnerCommand } from "../../../../components/actuator/wire";
 import type { StepSpec } from "../../../../components/actuator/steps";
@@ -13,7 +14,8 @@ import { Host } from "../../../../components/host/host";
 import { layerScript } from "../../../../components/host/scripts";
 import { sha256Hex } from "../../../../components/model/hash";
 import { TYPES } from "../../../../components/model/types";
-import { planProgram, sshHosts, sshTargetOf } from "../../../../components/program";
+import { buildEdgeFirewalls, buildTailnet, planProgram, sshHosts, sshTargetOf } from "../../../../components/program";
+import { renderTailnetPolicy, TAILNET_TAGS } from "../../../../components/model/segmentation";
 import { RUNNER_PATH } from "../../../../components/render/sudoers";
 import { renderEnvFile, Service } from "../../../../components/service/service";
 import { planService, type ServicePlan } from "../../../../components/service/spec";
@@ -31,6 +33,7 @@ function configOf(): StackConfig {
     if (CASE === "public-port") edit("gateway", (s) => ({ ...s, ports: [{ bind: "0.0.0.0", hostPort: 4000, containerPort: 4000 }] }));
     if (CASE === "provider-key-outside-gateway") edit("chat", (s) => ({ ...s, secretEnv: { ...s.secretEnv, ANTHROPIC_API_KEY: "providerKey:openai" } }));
     if (CASE === "t3-without-token") cfg.approvals = {};
+    if (CASE === "edge-ssh-from-anywhere") cfg.adminRanges = [...cfg.adminRanges, "0.0.0.0/0"];
     // An easy mistake, not even a rogue one: the provider's key pasted where the gateway's virtual key belongs.
     if (CASE === "provider-key-as-virtual-key") cfg.secrets = { ...cfg.secrets, webuiVirtualKey: cfg.providerKeys.openai! };
     return cfg;
@@ -77,6 +80,21 @@ for (const s of cfg.services.filter((x) => x.enabled)) {
     if (rogueServices) new UncheckedService(s.name, sp, { ssh, cfg, context: plan.context }, opts);
     else new Service(s.name, { plan: sp, ssh, secrets: cfg.secrets, providerKeys: cfg.providerKeys, context: plan.context }, opts);
 }
+
+// The tailnet: the program's own, or (for the tailnet cases) a policy file and key written around the Tailnet
+// component, whose constructor refuses a policy that fails its own tests.
+if (CASE === "guest-grant-to-gateway" || CASE === "acl-test-fails") {
+    const policy = renderTailnetPolicy({ admins: cfg.tailnet.admins, exposures: [{ port: 4000, tier: "team", what: "gateway" }] });
+    if (CASE === "guest-grant-to-gateway") policy.grants.push({ src: [TAILNET_TAGS.guest], dst: [TAILNET_TAGS.servers], ip: ["tcp:4000"] });
+    else policy.tests.push({ src: "group:admins", deny: [`${TAILNET_TAGS.servers}:22`] });
+    new tailscale.Acl("rogue-policy", { acl: JSON.stringify(policy, null, 2), overwriteExistingContent: true });
+} else {
+    buildTailnet(cfg, plan);
+}
+if (CASE === "reusable-auth-key") {
+    new tailscale.TailnetKey("spare-key", { reusable: true, preauthorized: true, tags: [TAILNET_TAGS.servers], expiry: 3600 });
+}
+buildEdgeFirewalls(cfg);
 
 const first = sshHosts(cfg)[0]!;
 const connection = { host: first.address, user: cfg.deployUser, privateKey: cfg.sshPrivateKey };
