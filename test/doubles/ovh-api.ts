@@ -2,8 +2,8 @@
 // call needs, and the IP firewall with its rules, with state, on 127.0.0.1 at a random port. The ovh provider
 // is pointed at it through its documented `ovh:endpoint` setting (a URL). Signatures are not checked; the
 // request record keeps method, path and body (the provider's credentials travel only in headers).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { HttpDouble } from "./http-double";
 
 export interface OvhRequest {
   method: string;
@@ -26,35 +26,16 @@ interface Firewall {
   rules: Map<number, OvhRule>;
 }
 
-export class OvhApiDouble {
+export class OvhApiDouble extends HttpDouble {
   readonly requests: OvhRequest[] = [];
   /** Firewalls by "<ip block>|<ip on firewall>". */
   readonly firewalls = new Map<string, Firewall>();
-  private server?: Server;
-
-  get baseUrl(): string {
-    const a = this.server?.address() as AddressInfo | undefined;
-    if (!a) throw new Error("the OVH API double is not listening");
-    return `http://127.0.0.1:${a.port}`;
-  }
 
   writes(): OvhRequest[] {
     return this.requests.filter((r) => r.method !== "GET" && !r.path.startsWith("/1.0/auth/"));
   }
 
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
+  protected handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     const p = decodeURIComponent(new URL(req.url ?? "/", "http://double").pathname);
     this.requests.push({ method: req.method ?? "", path: p, body });
     const send = (status: number, value: unknown) => {

@@ -3,8 +3,8 @@
 // it through its documented setting (`tailscale:baseUrl`). It records every request; a key's secret appears
 // only in the one response that creates it, never in the record.
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { HttpDouble } from "./http-double";
 
 export interface RecordedRequest {
   method: string;
@@ -25,7 +25,7 @@ export interface AuthKey {
   capabilities: { devices: { create: { reusable: boolean; ephemeral: boolean; preauthorized: boolean; tags: string[] } } };
 }
 
-export class TailscaleApiDouble {
+export class TailscaleApiDouble extends HttpDouble {
   readonly requests: RecordedRequest[] = [];
   /** The policy file as the admin console would hold it, and its ETag. */
   policy = "{}\n";
@@ -33,15 +33,10 @@ export class TailscaleApiDouble {
   readonly keys = new Map<string, AuthKey>();
   /** Every auth key secret handed out, for tests that check none leaks. */
   readonly issued: string[] = [];
-  private server?: Server;
   private revision = 0;
 
-  constructor(readonly tailnet: string) {}
-
-  get baseUrl(): string {
-    const a = this.server?.address() as AddressInfo | undefined;
-    if (!a) throw new Error("the Tailscale API double is not listening");
-    return `http://127.0.0.1:${a.port}`;
+  constructor(readonly tailnet: string) {
+    super();
   }
 
   /** Requests that change something (anything but GET). */
@@ -55,19 +50,7 @@ export class TailscaleApiDouble {
     this.etag = `"${++this.revision}"`;
   }
 
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
+  protected handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     const url = new URL(req.url ?? "/", "http://double");
     this.requests.push({
       method: req.method ?? "", path: url.pathname, body,

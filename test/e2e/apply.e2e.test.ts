@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
+import { openFleetStore } from "../../state-model/db/open";
 import { keyPair } from "../helpers/configured-host";
 import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
 import { tempDir } from "../helpers/tools";
@@ -188,6 +189,31 @@ describe("plan, approve, apply through the real engine on a real host", { timeou
     planApproveApply(cmd![1]!.split(" ").filter((a, i, all) => !(a === "--stack" || all[i - 1] === "--stack")));
     expect((await host.exec("sshd -T")).stdout).toContain("passwordauthentication no\n");
     expect(drift().findings.map(({ attribute, key, change }) => ({ attribute, key, change }))).toEqual([BOOTSTRAP_SUDO]);
+  });
+
+  it("with the kill switch on, an approved plan is refused: nothing runs on the host, and the audit log says why", async () => {
+    const file = path.join(proj, `Pulumi.${STACK}.yaml`);
+    const good = readFileSync(file, "utf8");
+    const p = JSON.parse(cli("plan", "--stack", STACK, "--layer", `${HOST}/baseline`, "--replace", "--json").stdout) as PlanJson;
+    expect(cli("approve", p.plan, "--stack", STACK, "--actor", "alice").code).toBe(0);
+    const doc = parse(good) as { config: Record<string, unknown> };
+    writeFileSync(file, stringify({ ...doc, config: { ...doc.config, "demesne:killSwitch": true } }));
+    try {
+      const before = await fingerprint();
+      const r = cli("apply", p.plan, "--stack", STACK, "--actor", "alice");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/kill switch is on/);
+      expect(await fingerprint()).toBe(before);
+      const store = await openFleetStore({ stateDir: e.env.DEMESNE_STATE_DIR!, databaseUrl: "" });
+      try {
+        const last = (await store.query<{ action: string; params: { reason?: string } }>("SELECT action, params FROM audit_log ORDER BY seq DESC LIMIT 1")).rows[0];
+        expect(last).toMatchObject({ action: "apply refused", params: { reason: expect.stringMatching(/kill switch/) } });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      writeFileSync(file, good);
+    }
   });
 
   it("the SSH private key never appears in the state, the recorder, the audit log or any output", () => {
