@@ -12,6 +12,13 @@ export interface Registration {
     /** The URN the engine would give it, and its parent's ("" for the stack's children at top). */
     urn?: string;
     parent?: string;
+    /** A provider resource (false: a component or the stack). */
+    custom: boolean;
+    /**
+     * A component's registered outputs (secrets unwrapped). The engine hands a policy these, never the
+     * component's constructor inputs, which it does not receive.
+     */
+    outputs?: Record<string, unknown>;
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -39,6 +46,7 @@ export async function recordRegistrations(opts: { dryRun: boolean; stack?: strin
                 name: args.name,
                 inputs: unwrap(args.inputs) as Record<string, unknown>,
                 secretInputs: Object.keys(args.inputs).filter((k) => isSecret(args.inputs[k])),
+                custom: args.custom !== false,
             });
             const state = { ...args.inputs, ...(args.type === "command:remote:Command" ? { stdout: "changed=false\n", stderr: "" } : {}) };
             if (args.type === "tailscale:index/tailnetKey:TailnetKey") state.key = "tskey-auth-mock";
@@ -51,6 +59,7 @@ export async function recordRegistrations(opts: { dryRun: boolean; stack?: strin
     // The mocks API does not tell newResource the parent; the monitor's request does.
     const monitor = pulumi.runtime.getMonitor() as unknown as {
         registerResource(req: { getParent(): string; getType(): string; getName(): string }, cb: unknown): Promise<void>;
+        registerResourceOutputs(req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }, cb: unknown): unknown;
         newUrn(parent: string, type: string, name: string): string;
     };
     // The mock's URNs keep only the parent's last type; the engine's keep the whole chain. Record both.
@@ -66,6 +75,12 @@ export async function recordRegistrations(opts: { dryRun: boolean; stack?: strin
         const reg = registrations.find((r) => r.type === req.getType() && r.name === req.getName() && r.urn === undefined);
         if (reg) Object.assign(reg, { urn, parent });
         return done;
+    };
+    const originalOutputs = monitor.registerResourceOutputs.bind(monitor);
+    monitor.registerResourceOutputs = (req, cb) => {
+        const reg = registrations.find((r) => r.urn === engineUrn.get(req.getUrn()));
+        if (reg) reg.outputs = unwrap(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
+        return originalOutputs(req, cb);
     };
     return registrations;
 }

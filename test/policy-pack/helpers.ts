@@ -18,7 +18,8 @@ export function policyResources(registrations: Registration[]): PolicyResource[]
             type: r.type,
             name: r.name,
             urn: r.urn ?? `urn:pulumi:control::demesne::${r.type}::${r.name}`,
-            props: structuredClone(r.inputs),
+            // As the engine does: a component's (and the stack's) props are its registered outputs.
+            props: structuredClone(r.custom ? r.inputs : r.outputs ?? {}),
             opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [], ...(r.parent ? { parent: r.parent } : {}) },
             dependencies: [],
             propertyDependencies: {},
