@@ -5,14 +5,10 @@
  * suite needs (the CLI, the Node language host and the command provider; test/e2e/engine.ts says how).
  * Options: --sizes 1,10,50 --runs 2
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
-import { stringify } from "yaml";
-import { loadStackFile } from "../../components/config/stack-file";
-import { planProgram } from "../../components/program";
+import { readFileSync } from "node:fs";
 import { keyPair } from "../helpers/configured-host";
 import { tempDir } from "../helpers/tools";
-import { engine, PACK_ARGS, project } from "../e2e/engine";
+import { engine, initStack, PACK_ARGS, project } from "../e2e/engine";
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,8 +27,7 @@ function main() {
   const rows: string[] = [];
   for (const n of SIZES) {
     const stack = `bench-${n}`;
-    const file = path.join(proj, `Pulumi.${stack}.yaml`);
-    const config: Record<string, unknown> = {
+    initStack(e, proj, stack, {
       "demesne:deployUser": "deploy",
       "demesne:adminRanges": ["198.51.100.0/24"],
       "demesne:sshPublicKeys": [deploy.pub],
@@ -40,15 +35,7 @@ function main() {
       "demesne:hosts": Array.from({ length: n }, (_, i) => ({
         name: `h${i}`, address: `10.252.${Math.floor(i / 250)}.${(i % 250) + 1}`, hostType: "ubuntu", hostKey, bootstrapUser: "ubuntu",
       })),
-    };
-    writeFileSync(file, stringify({ config }));
-    const missing = planProgram(loadStackFile(file), { stack, project: "demesne", dryRun: true }).missing;
-    config["demesne:approvals"] = Object.fromEntries(missing.map((m) => [m.key, m.token]));
-    writeFileSync(file, stringify({ config }));
-    for (const args of [["stack", "init", stack], ["config", "set", "--secret", "demesne:sshPrivateKey", "--stack", stack]]) {
-      const r = e.pulumi(args, { cwd: proj, input: args[0] === "config" ? readFileSync(deploy.key, "utf8") : undefined });
-      if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")}: ${r.stderr}`);
-    }
+    }, [["demesne:sshPrivateKey", readFileSync(deploy.key, "utf8")]], { approve: true });
     const once = (withPack: boolean) => {
       const t0 = process.hrtime.bigint();
       const r = e.pulumi(["preview", "--stack", stack, ...(withPack ? PACK_ARGS : [])], { cwd: proj });

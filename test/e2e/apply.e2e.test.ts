@@ -12,7 +12,7 @@ import { openFleetStore } from "../../state-model/db/open";
 import { keyPair } from "../helpers/configured-host";
 import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
 import { tempDir } from "../helpers/tools";
-import { demesne, engine, project, type Engine } from "./engine";
+import { demesne, engine, initStack, project, type Engine } from "./engine";
 
 const NAME = "e2e";
 const INDEX = 23;
@@ -96,22 +96,17 @@ beforeAll(async () => {
   ].join(" && "));
   expect(boot.code, boot.stderr).toBe(0);
   proj = project(work, "hosts");
-  writeFileSync(path.join(proj, `Pulumi.${STACK}.yaml`), stringify({
-    config: {
-      // A first install changes sshd and the firewall (T3): above `operate`'s ceiling.
-      "demesne:mode": "break-glass",
-      "demesne:deployUser": "deploy",
-      "demesne:adminRanges": [`10.251.${INDEX}.0/30`],
-      "demesne:sshPublicKeys": [deploy.pub],
-      "demesne:observerPublicKeys": [readFileSync(`${observerKey}.pub`, "utf8").trim()],
-      "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
-      "demesne:hosts": [{ name: HOST, address: host.address, hostType: "ubuntu", hostKey: host.hostKey, bootstrapUser: "ubuntu", deadManSeconds: 30 }],
-    },
-  }));
-  for (const args of [["stack", "init", STACK], ["config", "set", "--secret", "demesne:sshPrivateKey", "--stack", STACK]]) {
-    const r = e.pulumi(args, { cwd: proj, input: args[0] === "config" ? readFileSync(deployKey, "utf8") : undefined });
-    expect(r.status, r.stderr).toBe(0);
-  }
+  // No approvals yet: the tests give them the way an operator does.
+  initStack(e, proj, STACK, {
+    // A first install changes sshd and the firewall (T3): above `operate`'s ceiling.
+    "demesne:mode": "break-glass",
+    "demesne:deployUser": "deploy",
+    "demesne:adminRanges": [`10.251.${INDEX}.0/30`],
+    "demesne:sshPublicKeys": [deploy.pub],
+    "demesne:observerPublicKeys": [readFileSync(`${observerKey}.pub`, "utf8").trim()],
+    "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
+    "demesne:hosts": [{ name: HOST, address: host.address, hostType: "ubuntu", hostKey: host.hostKey, bootstrapUser: "ubuntu", deadManSeconds: 30 }],
+  }, [["demesne:sshPrivateKey", readFileSync(deployKey, "utf8")]], { approve: false });
 }, 300_000);
 
 afterAll(async () => {

@@ -1,15 +1,13 @@
 // The shipped control stack (Pulumi.control.yaml) as a local stack: a file backend in a temporary directory,
 // stand-in secrets, every T3 step approved, and the Tailscale and OVH providers pointed at local API doubles
 // through their documented settings. Shared by the whole-program end-to-end test and `npm run preview:local`.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse, stringify } from "yaml";
-import { loadStackFile } from "../../components/config/stack-file";
-import { planProgram } from "../../components/program";
+import { parse } from "yaml";
 import { OvhApiDouble } from "../doubles/ovh-api";
 import { TailscaleApiDouble } from "../doubles/tailscale-api";
 import { keyPair } from "../helpers/configured-host";
-import { project, REPO, type Engine } from "./engine";
+import { initStack, project, REPO, type Engine } from "./engine";
 
 export const CONTROL = "control";
 
@@ -46,17 +44,7 @@ export async function localControlStack(e: Engine, work: string, providerKey: st
   const proj = project(work, "demesne");
   const shipped = parse(readFileSync(path.join(REPO, `Pulumi.${CONTROL}.yaml`), "utf8")) as { config: Record<string, unknown> };
   const config = { ...shipped.config, "tailscale:baseUrl": tailscale.baseUrl, "ovh:endpoint": `${ovh.baseUrl}/1.0` };
-  const file = path.join(proj, `Pulumi.${CONTROL}.yaml`);
-  writeFileSync(file, stringify({ config }));
-  // The approvals an operator types after reviewing the first preview (the program prints each).
-  const missing = planProgram(loadStackFile(file), { stack: CONTROL, project: "demesne", dryRun: true }).missing;
-  writeFileSync(file, stringify({ config: { ...config, "demesne:approvals": Object.fromEntries(missing.map((m) => [m.key, m.token])) } }));
-  const init = e.pulumi(["stack", "init", CONTROL], { cwd: proj });
-  if (init.status !== 0) throw new Error(`pulumi stack init: ${init.stderr}`);
-  for (const [k, v] of standInSecrets(providerKey, readFileSync(keyPair(work, "deploy").key, "utf8"))) {
-    const r = e.pulumi(["config", "set", "--secret", "--path", k, "--stack", CONTROL], { cwd: proj, input: v });
-    if (r.status !== 0) throw new Error(`pulumi config set ${k}: ${r.stderr}`);
-  }
+  initStack(e, proj, CONTROL, config, standInSecrets(providerKey, readFileSync(keyPair(work, "deploy").key, "utf8")), { approve: true });
   return {
     proj, tailscale, ovh,
     stop: async () => {

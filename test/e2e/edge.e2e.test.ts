@@ -3,15 +3,13 @@
 // and exactly the rendered rules; a second `up` writes nothing; a rule deleted behind Pulumi's back shows as
 // drift on `preview --refresh`; `destroy` removes what was created. Needs the ovh provider plugin besides what
 // the other end-to-end tests need.
-import { readFileSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { renderEdgeRules } from "../../components/edge/rules";
 import { OvhApiDouble } from "../doubles/ovh-api";
 import { keyPair } from "../helpers/configured-host";
 import { tempDir } from "../helpers/tools";
-import { engine, project, type Engine } from "./engine";
+import { engine, initStack, project, type Engine } from "./engine";
 
 const STACK = "edge";
 const IP = "203.0.113.10";
@@ -34,23 +32,18 @@ beforeAll(async () => {
   await api.start();
   proj = project(work, "edge");
   const deploy = keyPair(work, "deploy");
-  writeFileSync(path.join(proj, `Pulumi.${STACK}.yaml`), stringify({
-    config: {
-      "ovh:endpoint": `${api.baseUrl}/1.0`,
-      "ovh:applicationKey": "e2e-application-key",
-      "demesne:deployUser": "deploy",
-      "demesne:adminRanges": ADMIN,
-      "demesne:sshPublicKeys": [deploy.pub],
-      "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
-      // A Talos host: the edge firewall protects it as well, and no SSH step (or approval) is involved.
-      "demesne:hosts": [{ name: "node-1", address: IP, hostType: "talos" }],
-    },
-  }));
-  expect(e.pulumi(["stack", "init", STACK], { cwd: proj }).status).toBe(0);
-  for (const [key, value] of [["demesne:sshPrivateKey", readFileSync(deploy.key, "utf8")], ["ovh:applicationSecret", "e2e-app-secret"], ["ovh:consumerKey", "e2e-consumer-key"]] as const) {
-    const r = e.pulumi(["config", "set", "--secret", key, "--stack", STACK], { cwd: proj, input: value });
-    expect(r.status, r.stderr).toBe(0);
-  }
+  initStack(e, proj, STACK, {
+    "ovh:endpoint": `${api.baseUrl}/1.0`,
+    "ovh:applicationKey": "e2e-application-key",
+    "demesne:deployUser": "deploy",
+    "demesne:adminRanges": ADMIN,
+    "demesne:sshPublicKeys": [deploy.pub],
+    "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
+    // A Talos host: the edge firewall protects it as well, and no SSH step (or approval) is involved.
+    "demesne:hosts": [{ name: "node-1", address: IP, hostType: "talos" }],
+  }, [
+    ["demesne:sshPrivateKey", readFileSync(deploy.key, "utf8")], ["ovh:applicationSecret", "e2e-app-secret"], ["ovh:consumerKey", "e2e-consumer-key"],
+  ], { approve: false });
 }, 120_000);
 
 afterAll(async () => {

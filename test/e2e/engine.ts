@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { loadStackFile } from "../../components/config/stack-file";
+import { planProgram } from "../../components/program";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 export const PACK = path.join(REPO, "policy-pack");
@@ -102,6 +104,26 @@ export function project(dir: string, program: "demesne" | "edge" | "hosts" | "ro
     const main = path.relative(proj, program === "demesne" ? REPO : path.join(REPO, "test", "e2e", "programs", program));
     writeFileSync(path.join(proj, "Pulumi.yaml"), stringify({ name: "demesne", runtime: "nodejs", main }));
     return proj;
+}
+
+/**
+ * A stack of a project on the engine's backend: Pulumi.<stack>.yaml with `config`, plus (with `approve`) every
+ * T3 step's approval, as an operator types them after reviewing the first preview; then `stack init` and the
+ * secrets (`--path` keys allowed).
+ */
+export function initStack(e: Engine, proj: string, stack: string, config: Record<string, unknown>, secrets: [string, string][], opts: { approve: boolean }): void {
+    const file = path.join(proj, `Pulumi.${stack}.yaml`);
+    writeFileSync(file, stringify({ config }));
+    if (opts.approve) {
+        const missing = planProgram(loadStackFile(file), { stack, project: "demesne", dryRun: true }).missing;
+        writeFileSync(file, stringify({ config: { ...config, "demesne:approvals": Object.fromEntries(missing.map((m) => [m.key, m.token])) } }));
+    }
+    const run = (args: string[], input?: string) => {
+        const r = e.pulumi(args, { cwd: proj, input });
+        if (r.status !== 0) throw new Error(`pulumi ${args.slice(0, 4).join(" ")}: ${r.stderr}`);
+    };
+    run(["stack", "init", stack]);
+    for (const [key, value] of secrets) run(["config", "set", "--secret", "--path", key, "--stack", stack], value);
 }
 
 /** Runs the demesne CLI in a project directory with the engine's environment. */

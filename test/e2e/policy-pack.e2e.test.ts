@@ -2,18 +2,15 @@
 // services, tailnet and edge firewall passes, and each rogue program (test/e2e/programs/rogue) fails with that
 // policy's mandatory violation, read from the engine's own policy events; every policy refuses at least one.
 // Needs the engine, the language host and the command, tailscale and ovh provider plugins.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
-import { loadStackFile } from "../../components/config/stack-file";
-import { planProgram } from "../../components/program";
 import { POLICIES } from "../../policy-pack/policies";
 import { OvhApiDouble } from "../doubles/ovh-api";
 import { TailscaleApiDouble } from "../doubles/tailscale-api";
 import { keyPair } from "../helpers/configured-host";
 import { tempDir } from "../helpers/tools";
-import { engine, events, PACK_ARGS, project, violations, type Engine } from "./engine";
+import { engine, events, initStack, PACK_ARGS, project, violations, type Engine } from "./engine";
 
 const STACK = "rogue";
 const work = tempDir("e2e-pack");
@@ -63,7 +60,6 @@ beforeAll(async () => {
   await ovh.start();
   proj = project(work, "rogue");
   const deploy = keyPair(work, "deploy");
-  const file = path.join(proj, `Pulumi.${STACK}.yaml`);
   const config: Record<string, unknown> = {
     "tailscale:tailnet": "example.org",
     "tailscale:baseUrl": tailscale.baseUrl,
@@ -81,14 +77,7 @@ beforeAll(async () => {
       { name: "chat", kind: "open-webui", host: "rogue-1", image: `ghcr.io/open-webui/open-webui@sha256:${"c".repeat(64)}`, gateway: "gateway", trustTier: "team" },
     ],
   };
-  writeFileSync(file, stringify({ config }));
-  // The T3 approvals an operator would have given after reviewing the compliant preview.
-  const cfg = loadStackFile(file);
-  const missing = planProgram(cfg, { stack: STACK, project: "demesne", dryRun: true }).missing;
-  config["demesne:approvals"] = Object.fromEntries(missing.map((m) => [m.key, m.token]));
-  writeFileSync(file, stringify({ config }));
-  expect(e.pulumi(["stack", "init", STACK], { cwd: proj }).status).toBe(0);
-  const secrets: [string, string][] = [
+  initStack(e, proj, STACK, config, [
     ["demesne:sshPrivateKey", readFileSync(deploy.key, "utf8")],
     ["demesne:providerKeys.openai", "sk-e2e-provider-key"],
     ["demesne:secrets.gatewayMasterKey", "sk-e2e-master"],
@@ -99,11 +88,7 @@ beforeAll(async () => {
     ["tailscale:apiKey", "tskey-api-e2e"],
     ["ovh:applicationSecret", "e2e-application-secret"],
     ["ovh:consumerKey", "e2e-consumer-key"],
-  ];
-  for (const [key, value] of secrets) {
-    const r = e.pulumi(["config", "set", "--secret", "--path", key, "--stack", STACK], { cwd: proj, input: value });
-    expect(r.status, r.stderr).toBe(0);
-  }
+  ], { approve: true });
 }, 120_000);
 
 describe("the policy pack through the real engine", { timeout: 120_000 }, () => {

@@ -4,17 +4,14 @@
 // the "admin console" shows as drift on `preview --refresh`; `destroy` removes the keys. Needs the tailscale
 // provider plugin besides what the other end-to-end tests need.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
-import { loadStackFile } from "../../components/config/stack-file";
 import { renderTailnetPolicy, TAILNET_TAGS } from "../../components/model/segmentation";
-import { planProgram } from "../../components/program";
 import { TailscaleApiDouble } from "../doubles/tailscale-api";
 import { keyPair } from "../helpers/configured-host";
 import { tempDir } from "../helpers/tools";
-import { engine, project, type Engine } from "./engine";
+import { engine, initStack, project, type Engine } from "./engine";
 
 const STACK = "tailnet";
 const TAILNET = "example.org";
@@ -38,7 +35,6 @@ beforeAll(async () => {
   await api.start();
   proj = project(work, "tailnet");
   const deploy = keyPair(work, "deploy");
-  const file = path.join(proj, `Pulumi.${STACK}.yaml`);
   const config: Record<string, unknown> = {
     "tailscale:tailnet": TAILNET,
     "tailscale:baseUrl": api.baseUrl,
@@ -50,16 +46,8 @@ beforeAll(async () => {
       name, address: `10.251.99.${i + 2}`, hostType: "ubuntu", hostKey: keyPair(work, `hostkey-${i}`).pub.split(" ").slice(0, 2).join(" "), bootstrapUser: "ubuntu",
     })),
   };
-  writeFileSync(file, stringify({ config }));
   // `up` refuses while any T3 step lacks its approval, as it does for the whole program.
-  const missing = planProgram(loadStackFile(file), { stack: STACK, project: "demesne", dryRun: true }).missing;
-  config["demesne:approvals"] = Object.fromEntries(missing.map((m) => [m.key, m.token]));
-  writeFileSync(file, stringify({ config }));
-  expect(e.pulumi(["stack", "init", STACK], { cwd: proj }).status).toBe(0);
-  for (const [key, value] of [["demesne:sshPrivateKey", readFileSync(deploy.key, "utf8")], ["tailscale:apiKey", API_KEY]] as const) {
-    const r = e.pulumi(["config", "set", "--secret", key, "--stack", STACK], { cwd: proj, input: value });
-    expect(r.status, r.stderr).toBe(0);
-  }
+  initStack(e, proj, STACK, config, [["demesne:sshPrivateKey", readFileSync(deploy.key, "utf8")], ["tailscale:apiKey", API_KEY]], { approve: true });
 }, 120_000);
 
 afterAll(async () => {
