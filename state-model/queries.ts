@@ -67,7 +67,7 @@ const ts = (w: When) => (w === undefined ? null : w instanceof Date ? w.toISOStr
 
 /**
  * The fleet (or one subject) as it was at valid time `validAt`, as the store knew it at `knownAt`.
- * Served by the exclusion constraint's GiST index (subject, valid, recorded).
+ * One subject is served by the subject index, the fleet by one scan.
  */
 export async function asOf(db: Queryable, q: { subject?: string; validAt?: When; knownAt?: When }): Promise<FactRow[]> {
   const r = await db.query<Raw>(

@@ -28,6 +28,14 @@ export function dataSubjectOf(s: string): string | undefined {
   return EMAIL.exec(s)?.[0].toLowerCase();
 }
 
+/** Cheap pre-check for seal(): a value with no "@" in any string names no data subject. */
+export function mayNamePerson(v: unknown): boolean {
+  if (typeof v === "string") return v.includes("@");
+  if (Array.isArray(v)) return v.some(mayNamePerson);
+  if (v && typeof v === "object") return Object.values(v).some(mayNamePerson);
+  return false;
+}
+
 export class PersonalData {
   private salt?: Buffer;
   private readonly keys = new Map<string, Buffer | null>();

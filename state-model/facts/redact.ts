@@ -21,7 +21,11 @@ const PATTERNS: RegExp[] = [
   /(\b[a-z][a-z0-9+.-]*:\/\/[^:\s/@]+:)[^@\s/]+@/g, // password in a URL
 ];
 
+/** Any pattern at all: most strings match none and are returned after one scan instead of nine. */
+const ANY = new RegExp(PATTERNS.map((re) => re.source).join("|"));
+
 function redactString(s: string): string {
+  if (!ANY.test(s)) return s;
   let out = s;
   for (const re of PATTERNS) {
     out = out.replace(re, (_m, g1: unknown) =>

@@ -76,6 +76,7 @@ export function applyOps(current: Piece[], ops: Op[]): Piece[] {
 
 /** Which stored pieces to close and which to add so the store holds `next` instead of `prev`. */
 export function diffPieces<P extends Piece>(prev: P[], next: Piece[]): { close: P[]; add: Piece[] } {
+  if (prev.length === 0 || next.length === 0) return { close: prev, add: next };
   const sig = (p: Piece) => `${p.from}|${p.to}|${canonicalJson(p.value)}`;
   const nextSigs = new Set(next.map(sig));
   const prevSigs = new Set(prev.map(sig));

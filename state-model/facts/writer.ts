@@ -1,7 +1,8 @@
 import type { Queryable, Store } from "../db/store";
-import { PersonalData, dataSubjectOf } from "./personal";
+import { PersonalData, dataSubjectOf, mayNamePerson } from "./personal";
 import { redactSecrets } from "./redact";
-import { applyOps, diffPieces, type Op, type Piece } from "./timeline";
+import { readCurrent, type Group } from "./current";
+import { applyOps, diffPieces } from "./timeline";
 import type { BatchInput, BatchResult } from "./types";
 
 /** Serialises writers across processes and connections (PostgreSQL); PGlite is one connection anyway. */
@@ -9,10 +10,6 @@ const WRITE_LOCK = 7_236_041;
 const CHUNK = 2_000;
 /** A batch this large refreshes planner statistics (as-of by subject must use the subject index). */
 const ANALYZE_AFTER = 1_000;
-
-interface Stored extends Piece {
-  id: number;
-}
 
 const keyOf = (s: string, a: string, k: string) => `${s}\u0000${a}\u0000${k}`;
 
@@ -25,8 +22,6 @@ async function pseudonymise(pd: PersonalData, id: string): Promise<string> {
   }
   return out;
 }
-
-const toMs = (v: unknown): number => (v === null || v === undefined ? Infinity : Number(v));
 
 /**
  * Records one batch in one transaction: vertices, then per fact the new valid-time history computed from
@@ -43,27 +38,41 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
     const batchId = `${input.kind}-${input.inputSha256.slice(0, 16)}`;
     const pd = new PersonalData(tx);
 
+    // Identifiers repeat (a host's 200 facts name it 200 times) and values rarely name a person: only what
+    // contains an "@" goes through the (asynchronous) pseudonymising and sealing.
+    const ids = new Map<string, string>();
+    const pseud = async (id: string) => {
+      let out = ids.get(id);
+      if (out === undefined) ids.set(id, (out = await pseudonymise(pd, id)));
+      return out;
+    };
+    const id = (s: string) => (s.includes("@") ? pseud(s) : s);
+    const clean = (v: unknown, attribute: string) => {
+      if (v === null) return null;
+      const r = redactSecrets(v, attribute);
+      return mayNamePerson(r) ? pd.seal(r) : r;
+    };
     const vIds: string[] = [];
     const vKinds: string[] = [];
     for (const v of input.vertices) {
-      vIds.push(await pseudonymise(pd, v.id));
+      vIds.push(await id(v.id));
       vKinds.push(v.kind);
     }
+    const declared = new Set(vIds);
     // Group ops by fact identity, in input order.
-    const groups = new Map<string, { subject: string; attribute: string; key: string; ops: Op[] }>();
+    const groups = new Map<string, Group>();
     for (const o of input.ops) {
-      const subject = await pseudonymise(pd, o.subject);
-      const key = await pseudonymise(pd, o.key ?? "");
+      const subject = await id(o.subject);
+      const key = await id(o.key ?? "");
       const k = keyOf(subject, o.attribute, key);
       let g = groups.get(k);
       if (!g) groups.set(k, (g = { subject, attribute: o.attribute, key, ops: [] }));
-      const clean = async (v: unknown) => (v === null ? null : pd.seal(redactSecrets(v, o.attribute)));
-      if (o.op === "assert") g.ops.push({ op: "assert", at: o.at, value: await clean(o.value) });
+      if (o.op === "assert") g.ops.push({ op: "assert", at: o.at, value: await clean(o.value, o.attribute) });
       else if (o.op === "retract") g.ops.push({ op: "retract", at: o.at });
-      else g.ops.push({ op: "correct", from: o.from, to: o.to, value: await clean(o.value) });
+      else g.ops.push({ op: "correct", from: o.from, to: o.to, value: await clean(o.value, o.attribute) });
     }
     for (const g of groups.values()) {
-      if (!vIds.includes(g.subject)) {
+      if (!declared.has(g.subject)) {
         throw new Error(`fact ${g.attribute} names subject ${g.subject}, which the batch does not declare`);
       }
     }
@@ -89,30 +98,15 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
         groups.set(k, { subject: r.subject, attribute: r.attribute, key: r.value_key, ops: [{ op: "retract", at }] });
       }
     }
-    const subjects = [...new Set([...groups.values()].map((g) => g.subject))];
-    const current = new Map<string, Stored[]>();
-    for (let i = 0; i < subjects.length; i += CHUNK) {
-      const r = await tx.query<{ fact_id: number; subject: string; attribute: string; value_key: string; value: unknown; vf: number; vt: number | null }>(
-        `SELECT fact_id, subject, attribute, value_key, value,
-                (extract(epoch FROM valid_from) * 1000)::float8 AS vf,
-                CASE WHEN valid_to = 'infinity' THEN NULL ELSE (extract(epoch FROM valid_to) * 1000)::float8 END AS vt
-           FROM fact WHERE recorded_to = 'infinity' AND subject = ANY ($1::text[])`,
-        [subjects.slice(i, i + CHUNK)],
-      );
-      for (const row of r.rows) {
-        const k = keyOf(row.subject, row.attribute, row.value_key);
-        if (!groups.has(k)) continue;
-        const list = current.get(k) ?? [];
-        list.push({ id: Number(row.fact_id), from: Number(row.vf), to: toMs(row.vt), value: row.value });
-        current.set(k, list);
-      }
-    }
+    const list = [...groups.values()];
+    const { pieces, unchanged: settled } = await readCurrent(tx, list);
 
     const close: number[] = [];
     const add = { s: [] as string[], a: [] as string[], k: [] as string[], v: [] as string[], f: [] as number[], t: [] as (number | null)[] };
-    let unchanged = 0;
-    for (const [k, g] of groups) {
-      const prev = current.get(k) ?? [];
+    let unchanged = settled.size;
+    for (const [i, g] of list.entries()) {
+      if (settled.has(i)) continue;
+      const prev = pieces[i]!;
       const next = applyOps(prev, g.ops);
       const d = diffPieces(prev, next);
       if (d.close.length === 0 && d.add.length === 0) unchanged += 1;
@@ -138,6 +132,7 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
         [sl(add.s), sl(add.a), sl(add.k), sl(add.v), sl(add.f), sl(add.t), batchId, input.actor ?? null, input.reason ?? null],
       );
     }
+    // The function analyzes only when the table grew by a fifth since the last time.
     if (add.s.length >= ANALYZE_AFTER) await tx.query("SELECT demesne_analyze()");
     await tx.query(
       `INSERT INTO batch (id, input_sha256, kind, stack, update_id, complete, facts_added, facts_closed)

@@ -59,6 +59,11 @@ describe.each(BACKENDS)("fleet store on %s", (backend) => {
       ["DELETE FROM audit_log", /permission denied/],
       ["ALTER TABLE fact DISABLE TRIGGER ALL", /DDL \(ALTER TABLE\) is refused|must be owner/],
       ["DROP TABLE fact", /DDL \(DROP TABLE\) is refused|must be owner/],
+      // Recorded time is the store's clock, never the caller's: no back-dated knowledge.
+      [
+        "INSERT INTO fact (subject, attribute, value, valid_from, batch, recorded_from) SELECT id, 'x', '1', now(), 'b', now() - interval '1 year' FROM vertex LIMIT 1",
+        /permission denied/,
+      ],
       ["SELECT demesne_supersede(ARRAY[1::bigint]) FROM fact WHERE false", null],
     ] as const) {
       const run = store.query(sql);
@@ -69,9 +74,47 @@ describe.each(BACKENDS)("fleet store on %s", (backend) => {
     expect(n.rows[0]!.n).toBeGreaterThan(10);
   });
 
+  it("keeps facts consistent by itself: no two current versions of a fact overlap, every fact names a vertex", async () => {
+    const insert = (subject: string, ranges: [string, string][]) =>
+      store.query(
+        `INSERT INTO fact (subject, attribute, value, valid_from, valid_to, batch)
+         SELECT $1, 'probe', '1', f::timestamptz, t::timestamptz, 'probe' FROM unnest($2::text[], $3::text[]) AS x(f, t)`,
+        [subject, ranges.map((r) => r[0]), ranges.map((r) => r[1])],
+      );
+    const host = (await store.query<{ id: string }>("SELECT id FROM vertex ORDER BY id LIMIT 1")).rows[0]!.id;
+    await expect(insert(host, [["2026-01-01", "2026-03-01"], ["2026-02-01", "infinity"]])).rejects.toThrow(/fact_current_no_overlap/);
+    await expect(insert("host:nobody", [["2026-01-01", "infinity"]])).rejects.toThrow(/names subject host:nobody, which is not a vertex/);
+    expect((await store.query("SELECT 1 FROM fact WHERE attribute = 'probe'")).rows).toHaveLength(0);
+    // The writer finds current facts through demesne_fact_key: it must be the column's own expression.
+    const keys = await store.query<{ n: number; off: number }>(
+      "SELECT count(*)::int AS n, count(*) FILTER (WHERE fact_key <> demesne_fact_key(subject, attribute, value_key))::int AS off FROM fact",
+    );
+    expect(keys.rows[0]).toEqual({ n: expect.any(Number), off: 0 });
+    expect(keys.rows[0]!.n).toBeGreaterThan(10);
+  });
+
   it("refuses every UPDATE but closing recorded_to, and DELETE/TRUNCATE, even to a superuser", async () => {
+    // Every stored column, whatever is added later, is covered by the update guard.
+    const cols = await store.query<{ column_name: string; data_type: string }>(
+      `SELECT column_name, data_type FROM information_schema.columns
+        WHERE table_name = 'fact' AND is_generated = 'NEVER' AND column_name <> 'recorded_to'`,
+    );
+    const changed = (c: { column_name: string; data_type: string }) =>
+      ({ jsonb: "'\"x\"'::jsonb", bigint: `${c.column_name} + 1000000`, "timestamp with time zone": `CASE WHEN ${c.column_name} = 'infinity' THEN '2099-01-01' ELSE ${c.column_name} - interval '1 second' END` })[
+        c.data_type
+      ] ?? `coalesce(${c.column_name}, '') || 'x'`;
+    expect(cols.rows.length).toBeGreaterThanOrEqual(11);
     await store.close(); // the embedded store is one process: let the superuser in
     try {
+      for (const c of cols.rows) {
+        await expect(
+          asSuperuser(
+            t,
+            `UPDATE fact SET recorded_to = now(), ${c.column_name} = ${changed(c)} WHERE fact_id = (SELECT min(fact_id) FROM fact WHERE recorded_to = 'infinity')`,
+          ),
+          c.column_name,
+        ).rejects.toThrow(/only closing recorded_to/);
+      }
       await expect(asSuperuser(t, "UPDATE fact SET value = '\"x\"'")).rejects.toThrow(/only closing recorded_to/);
       await expect(asSuperuser(t, "DELETE FROM fact")).rejects.toThrow(/DELETE on fact is refused/);
       await expect(asSuperuser(t, "TRUNCATE fact CASCADE")).rejects.toThrow(/TRUNCATE on fact is refused/);
