@@ -1,6 +1,6 @@
 import type { Queryable } from "./db/store";
 import { canonicalJson } from "../components/model/hash";
-import { PersonalData } from "./facts/personal";
+import { PersonalData, hasSealed } from "./facts/personal";
 
 /** One stored version of a fact, readable (personal data opened, or `[erased]`). */
 export interface FactRow {
@@ -48,7 +48,7 @@ async function readable(db: Queryable, rows: Raw[]): Promise<FactRow[]> {
       kind: r.kind,
       attribute: r.attribute,
       key: r.value_key,
-      value: await pd.open(r.value),
+      value: hasSealed(r.value) ? await pd.open(r.value) : r.value,
       validFrom: r.valid_from,
       validTo: r.valid_to,
       recordedFrom: r.recorded_from,

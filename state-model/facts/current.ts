@@ -49,8 +49,9 @@ export async function readCurrent(
   const r = await tx.query<{ ord: string | null; hits: string[] | null; fact_id: string; value: unknown; vf: number; vt: number | null }>(
     `WITH j AS MATERIALIZED (
        SELECT k.ord, f.fact_id, f.value, f.valid_from, f.valid_to,
-              coalesce(f.valid @> to_timestamp(k.at / 1000.0) AND f.value = k.val::jsonb, false) AS hit
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[]) WITH ORDINALITY AS k(s, a, v, at, val, ord)
+              coalesce(k.at IS NOT NULL AND f.valid @> to_timestamp(k.at / 1000.0) AND f.value = k.val, false) AS hit
+         FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::float8[]), jsonb_array_elements($5::jsonb))
+                WITH ORDINALITY AS k(s, a, v, at, val, ord)
          JOIN fact f ON ${scan ? "" : "f.fact_key = demesne_fact_key(k.s, k.a, k.v) AND "}f.recorded_to = 'infinity'
                     AND f.subject = k.s AND f.attribute = k.a AND f.value_key = k.v)
      SELECT ord, NULL::bigint[] AS hits, fact_id, value, (extract(epoch FROM valid_from) * 1000)::float8 AS vf,
@@ -63,7 +64,8 @@ export async function readCurrent(
       groups.map((g) => g.attribute),
       groups.map((g) => g.key),
       probe.map((o) => (o?.op === "assert" ? o.at : null)),
-      probe.map((o) => (o?.op === "assert" ? JSON.stringify(o.value) : null)),
+      // One JSON document rather than an array of JSON texts: no quoting per value on either side.
+      JSON.stringify(probe.map((o) => (o?.op === "assert" ? (o.value ?? null) : null))),
     ],
   );
   for (const row of r.rows) {

@@ -28,6 +28,13 @@ export function dataSubjectOf(s: string): string | undefined {
   return EMAIL.exec(s)?.[0].toLowerCase();
 }
 
+/** Cheap pre-check for open(): a value holding no sealed part reads as it is stored. */
+export function hasSealed(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(hasSealed);
+  if (v && typeof v === "object") return isSealed(v) || Object.values(v).some(hasSealed);
+  return false;
+}
+
 /** Cheap pre-check for seal(): a value with no "@" in any string names no data subject. */
 export function mayNamePerson(v: unknown): boolean {
   if (typeof v === "string") return v.includes("@");
