@@ -18,7 +18,16 @@ export type Op =
   /** A correction: over [from, to) the fact was `value` (null: it did not hold). */
   | { op: "correct"; from: number; to: number; value: unknown | null };
 
-const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
+/** A value's canonical JSON, computed once per object: a batch compares the same values several times. */
+const canonicalOf = new WeakMap<object, string>();
+function canonical(v: unknown): string {
+  if (v === null || typeof v !== "object") return canonicalJson(v);
+  let c = canonicalOf.get(v);
+  if (c === undefined) canonicalOf.set(v, (c = canonicalJson(v)));
+  return c;
+}
+
+const same = (a: unknown, b: unknown) => a === b || canonical(a) === canonical(b);
 
 function normalise(pieces: Piece[]): Piece[] {
   const out: Piece[] = [];
@@ -77,7 +86,7 @@ export function applyOps(current: Piece[], ops: Op[]): Piece[] {
 /** Which stored pieces to close and which to add so the store holds `next` instead of `prev`. */
 export function diffPieces<P extends Piece>(prev: P[], next: Piece[]): { close: P[]; add: Piece[] } {
   if (prev.length === 0 || next.length === 0) return { close: prev, add: next };
-  const sig = (p: Piece) => `${p.from}|${p.to}|${canonicalJson(p.value)}`;
+  const sig = (p: Piece) => `${p.from}|${p.to}|${canonical(p.value)}`;
   const nextSigs = new Set(next.map(sig));
   const prevSigs = new Set(prev.map(sig));
   return { close: prev.filter((p) => !nextSigs.has(sig(p))), add: next.filter((p) => !prevSigs.has(sig(p))) };

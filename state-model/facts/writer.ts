@@ -76,11 +76,15 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
         throw new Error(`fact ${g.attribute} names subject ${g.subject}, which the batch does not declare`);
       }
     }
+    // A vertex new in this batch has no facts yet (a fact needs its vertex; vertices are never deleted, and
+    // writers take turns): its facts skip the read of what is known.
+    const fresh = new Set<string>();
     if (vIds.length) {
-      await tx.query(
-        "INSERT INTO vertex (id, kind) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO NOTHING",
+      const made = await tx.query<{ id: string }>(
+        "INSERT INTO vertex (id, kind) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO NOTHING RETURNING id",
         [vIds, vKinds],
       );
+      for (const r of made.rows) fresh.add(r.id);
     }
 
     if (input.retractMissing) {
@@ -98,8 +102,14 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
         groups.set(k, { subject: r.subject, attribute: r.attribute, key: r.value_key, ops: [{ op: "retract", at }] });
       }
     }
-    const list = [...groups.values()];
+    const list = [...groups.values()].filter((g) => !fresh.has(g.subject));
     const { pieces, unchanged: settled } = await readCurrent(tx, list);
+    for (const g of groups.values()) {
+      if (fresh.has(g.subject)) {
+        list.push(g);
+        pieces.push([]);
+      }
+    }
 
     const close: number[] = [];
     const add = { s: [] as string[], a: [] as string[], k: [] as string[], v: [] as string[], f: [] as number[], t: [] as (number | null)[] };
