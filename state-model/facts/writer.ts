@@ -6,10 +6,10 @@ import { applyOps, diffPieces } from "./timeline";
 import type { BatchInput, BatchResult } from "./types";
 
 /** Serialises writers across processes and connections (PostgreSQL); PGlite is one connection anyway. */
-const WRITE_LOCK = 7_236_041;
+export const WRITE_LOCK = 7_236_041;
 const CHUNK = 2_000;
-/** A batch this large refreshes planner statistics (as-of by subject must use the subject index). */
-const ANALYZE_AFTER = 1_000;
+/** Attempts at a batch that meets a concurrent writer (SQLSTATE 40001): each runs with a fresh now(). */
+const ATTEMPTS = 3;
 
 const keyOf = (s: string, a: string, k: string) => `${s}\u0000${a}\u0000${k}`;
 
@@ -29,6 +29,17 @@ async function pseudonymise(pd: PersonalData, id: string): Promise<string> {
  * pieces inserted. The same input (by sha256) twice records nothing the second time.
  */
 export async function recordBatch(store: Store, input: BatchInput): Promise<BatchResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await recordOnce(store, input);
+    } catch (e) {
+      // A writer that began before another one committed, or whose facts it superseded: read again, redo.
+      if (attempt >= ATTEMPTS || (e as { code?: string }).code !== "40001") throw e;
+    }
+  }
+}
+
+async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult> {
   return store.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
     const seen = await tx.query<{ id: string }>("SELECT id FROM batch WHERE input_sha256 = $1", [input.inputSha256]);
@@ -142,8 +153,8 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
         [sl(add.s), sl(add.a), sl(add.k), sl(add.v), sl(add.f), sl(add.t), batchId, input.actor ?? null, input.reason ?? null],
       );
     }
-    // The function analyzes only when the table grew by a fifth since the last time.
-    if (add.s.length >= ANALYZE_AFTER) await tx.query("SELECT demesne_analyze()");
+    // Statistics keep as-of by subject on the subject index; the function analyzes only when they are stale.
+    if (add.s.length > 0) await tx.query("SELECT demesne_analyze()");
     await tx.query(
       `INSERT INTO batch (id, input_sha256, kind, stack, update_id, complete, facts_added, facts_closed)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

@@ -1,38 +1,95 @@
 -- The same guarantees as 0001/0002 at a lower cost per ingested row (ADR 0012).
 
--- 1. The recorder cannot choose recorded time: a row enters with recorded_from = now() and
---    recorded_to = 'infinity' (the defaults), and leaves "current" only through demesne_supersede.
+-- 1. Recorded time is the store's: a row enters recorded from now() until further notice and leaves
+--    "current" only through demesne_supersede, at now(). The recorder may insert only the fact's own columns,
+--    and the statement check below refuses any other recorded times, whoever inserts.
 REVOKE INSERT ON fact FROM demesne_recorder;
 GRANT INSERT (subject, attribute, value_key, value, valid_from, valid_to, batch, actor, reason) ON fact TO demesne_recorder;
 
--- 2. No two current versions of one fact overlap in valid time. Because of (1), the rows known at any
---    recorded instant were current together when it was now, so the three-way constraint of 0001 follows
---    from this one; closing a row no longer adds a GiST entry or an overlap check, and the index holds
---    current rows only.
+-- 2. Recorded time never runs backwards across commits. now() is when a transaction began, so a writer that
+--    began before another one committed must not write after it: every fact INSERT statement and every
+--    supersession ticks this clock, which refuses to move back (the writer runs the batch again).
+CREATE TABLE demesne_clock (
+  id   boolean PRIMARY KEY DEFAULT true CHECK (id),
+  last timestamptz NOT NULL
+);
+INSERT INTO demesne_clock (last) VALUES ('-infinity');
+CREATE FUNCTION demesne_clock_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.last >= OLD.last AND NEW.id = OLD.id THEN RETURN NEW; END IF;
+  RAISE EXCEPTION 'demesne: % on demesne_clock is refused: recorded time only moves forward', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE TRIGGER demesne_clock_guard BEFORE UPDATE OR DELETE ON demesne_clock FOR EACH ROW EXECUTE FUNCTION demesne_clock_guard();
+CREATE TRIGGER demesne_clock_no_truncate BEFORE TRUNCATE ON demesne_clock FOR EACH STATEMENT EXECUTE FUNCTION demesne_refuse();
+CREATE FUNCTION demesne_tick() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  UPDATE demesne_clock SET last = now() WHERE last <= now();
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'demesne: a later recording committed after this transaction began; run it again'
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+END $$;
+REVOKE ALL ON FUNCTION demesne_tick() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION demesne_tick() TO demesne_recorder;
+
+CREATE OR REPLACE FUNCTION demesne_supersede(p_fact_ids bigint[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE n integer;
+BEGIN
+  PERFORM demesne_tick();
+  IF EXISTS (SELECT 1 FROM fact WHERE fact_id = ANY (p_fact_ids) AND recorded_from >= now()) THEN
+    RAISE EXCEPTION 'demesne: a fact recorded in this transaction cannot be superseded in it';
+  END IF;
+  UPDATE fact SET recorded_to = now() WHERE fact_id = ANY (p_fact_ids) AND recorded_to = 'infinity';
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n <> cardinality(p_fact_ids) THEN
+    RAISE EXCEPTION 'demesne: % of % facts were no longer current', cardinality(p_fact_ids) - n, cardinality(p_fact_ids)
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+  RETURN n;
+END $$;
+
+-- 3. No two current versions of one fact overlap in valid time. Because of (1) and (2), the rows known at
+--    any recorded instant were current together when that instant was now, so the three-way constraint of
+--    0001 follows from this one; closing a row no longer adds a GiST entry or an overlap check, and the index
+--    holds current rows only.
 ALTER TABLE fact DROP CONSTRAINT fact_fact_key_valid_recorded_excl;
 ALTER TABLE fact ADD CONSTRAINT fact_current_no_overlap
   EXCLUDE USING gist (fact_key WITH =, valid WITH &&) WHERE (recorded_to = 'infinity');
 
--- 3. Every fact names a vertex: checked once per INSERT statement over the inserted rows instead of a
---    row-by-row foreign key. Vertices can never be deleted or renamed (0002), so nothing needs a lock.
+-- Checked once per INSERT statement over the inserted rows: the clock, recorded times, and that every fact
+-- names a vertex (instead of a row-by-row foreign key; vertices can never be deleted or renamed, 0002, so
+-- nothing needs a lock). Tables are named with their schema and the path pinned: a temporary table called
+-- vertex must not stand in for the real one.
 ALTER TABLE fact DROP CONSTRAINT fact_subject_fkey;
-CREATE FUNCTION demesne_fact_subjects_exist() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE missing text;
+CREATE FUNCTION demesne_fact_insert_check() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE bad record;
 BEGIN
-  SELECT a.subject INTO missing FROM added a WHERE NOT EXISTS (SELECT 1 FROM vertex v WHERE v.id = a.subject) LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'demesne: a fact names subject %, which is not a vertex', missing USING ERRCODE = 'foreign_key_violation';
+  PERFORM public.demesne_tick();
+  SELECT a.subject, EXISTS (SELECT 1 FROM public.vertex v WHERE v.id = a.subject) AS known INTO bad
+    FROM added a
+   WHERE a.recorded_from <> now() OR a.recorded_to <> 'infinity'
+      OR NOT EXISTS (SELECT 1 FROM public.vertex v WHERE v.id = a.subject)
+   LIMIT 1;
+  IF FOUND AND NOT bad.known THEN
+    RAISE EXCEPTION 'demesne: a fact names subject %, which is not a vertex', bad.subject USING ERRCODE = 'foreign_key_violation';
+  ELSIF FOUND THEN
+    RAISE EXCEPTION 'demesne: a fact enters the store recorded from now until further notice, not at other times'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN NULL;
 END $$;
-CREATE TRIGGER fact_subjects_exist AFTER INSERT ON fact REFERENCING NEW TABLE AS added
-  FOR EACH STATEMENT EXECUTE FUNCTION demesne_fact_subjects_exist();
+CREATE TRIGGER fact_insert_check AFTER INSERT ON fact REFERENCING NEW TABLE AS added
+  FOR EACH STATEMENT EXECUTE FUNCTION demesne_fact_insert_check();
 
 -- 4. The update guard compares columns directly (two to_jsonb conversions per closed row were most of the
---    cost of closing). test/state-model/store.test.ts checks that this list names every stored column.
-CREATE OR REPLACE FUNCTION demesne_fact_update_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+--    cost of closing), and a fact is closed at now() only, as demesne_supersede does.
+--    test/state-model/store.test.ts checks that this list names every stored column.
+CREATE OR REPLACE FUNCTION demesne_fact_update_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
-  IF OLD.recorded_to = 'infinity' AND NEW.recorded_to <> 'infinity'
+  IF OLD.recorded_to = 'infinity' AND NEW.recorded_to = now()
      AND (NEW.fact_id, NEW.subject, NEW.attribute, NEW.value_key, NEW.value, NEW.valid_from, NEW.valid_to,
           NEW.recorded_from, NEW.batch, NEW.actor, NEW.reason)
          IS NOT DISTINCT FROM
@@ -45,7 +102,8 @@ BEGIN
 END $$;
 
 -- 5. Statistics only when they are stale: the table grew by a fifth since the last ANALYZE, or never had one
---    (the planner scales row estimates by the current size in between, so only distributions go stale).
+--    (the planner scales row estimates by the current size in between, so only distributions go stale). The
+--    writer asks after every batch that added rows.
 DROP FUNCTION demesne_analyze();
 CREATE FUNCTION demesne_analyze() RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$

@@ -84,6 +84,15 @@ describe.each(BACKENDS)("fleet store on %s", (backend) => {
     const host = (await store.query<{ id: string }>("SELECT id FROM vertex ORDER BY id LIMIT 1")).rows[0]!.id;
     await expect(insert(host, [["2026-01-01", "2026-03-01"], ["2026-02-01", "infinity"]])).rejects.toThrow(/fact_current_no_overlap/);
     await expect(insert("host:nobody", [["2026-01-01", "infinity"]])).rejects.toThrow(/names subject host:nobody, which is not a vertex/);
+    // A temporary table named vertex (the recorder may make one) does not stand in for the real one.
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.query("SET LOCAL demesne.migrating = 'on'");
+        await tx.query("CREATE TEMP TABLE vertex (id text) ON COMMIT DROP");
+        await tx.query("INSERT INTO vertex VALUES ('host:ghost')");
+        await tx.query("INSERT INTO fact (subject, attribute, value, valid_from, batch) VALUES ('host:ghost', 'probe', '1', now(), 'probe')");
+      }),
+    ).rejects.toThrow(/names subject host:ghost, which is not a vertex/);
     expect((await store.query("SELECT 1 FROM fact WHERE attribute = 'probe'")).rows).toHaveLength(0);
     // The writer finds current facts through demesne_fact_key: it must be the column's own expression.
     const keys = await store.query<{ n: number; off: number }>(
@@ -96,8 +105,8 @@ describe.each(BACKENDS)("fleet store on %s", (backend) => {
   it("refuses every UPDATE but closing recorded_to, and DELETE/TRUNCATE, even to a superuser", async () => {
     // Every stored column, whatever is added later, is covered by the update guard.
     const cols = await store.query<{ column_name: string; data_type: string }>(
-      `SELECT column_name, data_type FROM information_schema.columns
-        WHERE table_name = 'fact' AND is_generated = 'NEVER' AND column_name <> 'recorded_to'`,
+      `SELECT attname AS column_name, format_type(atttypid, NULL) AS data_type FROM pg_attribute
+        WHERE attrelid = 'fact'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' AND attname <> 'recorded_to'`,
     );
     const changed = (c: { column_name: string; data_type: string }) =>
       ({ jsonb: "'\"x\"'::jsonb", bigint: `${c.column_name} + 1000000`, "timestamp with time zone": `CASE WHEN ${c.column_name} = 'infinity' THEN '2099-01-01' ELSE ${c.column_name} - interval '1 second' END` })[
@@ -116,6 +125,17 @@ describe.each(BACKENDS)("fleet store on %s", (backend) => {
         ).rejects.toThrow(/only closing recorded_to/);
       }
       await expect(asSuperuser(t, "UPDATE fact SET value = '\"x\"'")).rejects.toThrow(/only closing recorded_to/);
+      // Recorded time is the store's clock, for a superuser's plain statements too.
+      await expect(
+        asSuperuser(t, "UPDATE fact SET recorded_to = '2999-01-01' WHERE fact_id = (SELECT min(fact_id) FROM fact WHERE recorded_to = 'infinity')"),
+      ).rejects.toThrow(/only closing recorded_to/);
+      await expect(
+        asSuperuser(
+          t,
+          "INSERT INTO fact (subject, attribute, value, valid_from, batch, recorded_from) SELECT id, 'x', '1', now(), 'b', now() - interval '1 year' FROM vertex LIMIT 1",
+        ),
+      ).rejects.toThrow(/recorded from now until further notice/);
+      await expect(asSuperuser(t, "UPDATE demesne_clock SET last = '-infinity'")).rejects.toThrow(/only moves forward/);
       await expect(asSuperuser(t, "DELETE FROM fact")).rejects.toThrow(/DELETE on fact is refused/);
       await expect(asSuperuser(t, "TRUNCATE fact CASCADE")).rejects.toThrow(/TRUNCATE on fact is refused/);
       await expect(asSuperuser(t, "ALTER TABLE fact DISABLE TRIGGER ALL")).rejects.toThrow(/DDL \(ALTER TABLE\) is refused/);
