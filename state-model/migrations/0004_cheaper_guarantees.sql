@@ -7,8 +7,8 @@ REVOKE INSERT ON fact FROM demesne_recorder;
 GRANT INSERT (subject, attribute, value_key, value, valid_from, valid_to, batch, actor, reason) ON fact TO demesne_recorder;
 
 -- 2. Recorded time never runs backwards across commits. now() is when a transaction began, so a writer that
---    began before another one committed must not write after it: every fact INSERT statement and every
---    supersession ticks this clock, which refuses to move back (the writer runs the batch again).
+--    began before another one committed must not write after it: every INSERT and UPDATE statement on fact
+--    ticks this clock, which refuses to move back (the writer runs the batch again).
 CREATE TABLE demesne_clock (
   id   boolean PRIMARY KEY DEFAULT true CHECK (id),
   last timestamptz NOT NULL
@@ -34,22 +34,13 @@ END $$;
 REVOKE ALL ON FUNCTION demesne_tick() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION demesne_tick() TO demesne_recorder;
 
-CREATE OR REPLACE FUNCTION demesne_supersede(p_fact_ids bigint[]) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE n integer;
+-- Every UPDATE statement on fact (demesne_supersede's, or anyone's) ticks it too.
+CREATE FUNCTION demesne_fact_update_tick() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
-  PERFORM demesne_tick();
-  IF EXISTS (SELECT 1 FROM fact WHERE fact_id = ANY (p_fact_ids) AND recorded_from >= now()) THEN
-    RAISE EXCEPTION 'demesne: a fact recorded in this transaction cannot be superseded in it';
-  END IF;
-  UPDATE fact SET recorded_to = now() WHERE fact_id = ANY (p_fact_ids) AND recorded_to = 'infinity';
-  GET DIAGNOSTICS n = ROW_COUNT;
-  IF n <> cardinality(p_fact_ids) THEN
-    RAISE EXCEPTION 'demesne: % of % facts were no longer current', cardinality(p_fact_ids) - n, cardinality(p_fact_ids)
-      USING ERRCODE = 'serialization_failure';
-  END IF;
-  RETURN n;
+  PERFORM public.demesne_tick();
+  RETURN NULL;
 END $$;
+CREATE TRIGGER fact_update_tick BEFORE UPDATE ON fact FOR EACH STATEMENT EXECUTE FUNCTION demesne_fact_update_tick();
 
 -- 3. No two current versions of one fact overlap in valid time. Because of (1) and (2), the rows known at
 --    any recorded instant were current together when that instant was now, so the three-way constraint of
