@@ -39,11 +39,16 @@ export async function readCurrent(
   // the current rows (on the identity's columns, no md5 per key) with room to hash in memory.
   const est = await tx.query<{ n: number }>("SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'fact'::regclass");
   const scan = groups.length >= Number(est.rows[0]?.n ?? 0) * SCAN_WHEN_KEYS_PER_ROW;
-  const settings = scan ? { enable_nestloop: "off", enable_mergejoin: "off", work_mem: "64MB" } : {};
-  const was = new Map<string, string>();
-  for (const [name, value] of Object.entries(settings)) {
-    was.set(name, (await tx.query<{ v: string }>("SELECT current_setting($1) AS v", [name])).rows[0]!.v);
-    await tx.query("SELECT set_config($1, $2, true)", [name, value]);
+  // Transaction-local settings for this one query, put back after it (a failed query aborts the transaction,
+  // and its local settings with it).
+  const names = ["enable_nestloop", "enable_mergejoin", "work_mem"];
+  const setAll = (values: string[]) =>
+    tx.query("SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS x(n, v)", [names, values]);
+  let was: string[] | undefined;
+  if (scan) {
+    const r = await tx.query<{ v: string[] }>("SELECT array_agg(current_setting(n) ORDER BY i) AS v FROM unnest($1::text[]) WITH ORDINALITY AS x(n, i)", [names]);
+    was = r.rows[0]!.v;
+    await setAll(["off", "off", "64MB"]);
   }
   // Settled facts come back as one array of their positions, the rest as their current pieces.
   const r = await tx.query<{ ord: string | null; hits: string[] | null; fact_id: string; value: unknown; vf: number; vt: number | null }>(
@@ -72,8 +77,7 @@ export async function readCurrent(
     if (row.ord === null) for (const o of row.hits ?? []) unchanged.add(Number(o) - 1);
     else pieces[Number(row.ord) - 1]!.push({ id: Number(row.fact_id), from: Number(row.vf), to: toMs(row.vt), value: row.value });
   }
-  // (A failed query aborts the transaction, and its local settings with it.)
-  for (const [name, value] of was) await tx.query("SELECT set_config($1, $2, true)", [name, value]);
+  if (was) await setAll(was);
   // A fact settled in the database needs none of its other pieces either.
   for (const i of unchanged) pieces[i] = [];
   return { pieces, unchanged, scanned: scan };

@@ -113,21 +113,17 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
         groups.set(k, { subject: r.subject, attribute: r.attribute, key: r.value_key, ops: [{ op: "retract", at }] });
       }
     }
-    const list = [...groups.values()].filter((g) => !fresh.has(g.subject));
-    const { pieces, unchanged: settled } = await readCurrent(tx, list);
-    for (const g of groups.values()) {
-      if (fresh.has(g.subject)) {
-        list.push(g);
-        pieces.push([]);
-      }
-    }
+    const all = [...groups.values()];
+    const known = all.filter((g) => !fresh.has(g.subject));
+    const { pieces, unchanged: settled } = await readCurrent(tx, known);
+    const list = [...known, ...all.filter((g) => fresh.has(g.subject))]; // fresh ones have no pieces
 
     const close: number[] = [];
     const add = { s: [] as string[], a: [] as string[], k: [] as string[], v: [] as string[], f: [] as number[], t: [] as (number | null)[] };
     let unchanged = settled.size;
     for (const [i, g] of list.entries()) {
       if (settled.has(i)) continue;
-      const prev = pieces[i]!;
+      const prev = pieces[i] ?? [];
       const next = applyOps(prev, g.ops);
       const d = diffPieces(prev, next);
       if (d.close.length === 0 && d.add.length === 0) unchanged += 1;
