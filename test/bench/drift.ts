@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
-import { startTestHost, stopTestHost } from "../helpers/test-host";
+import { startTestHost } from "../helpers/test-host";
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,17 +18,15 @@ const arg = (name: string, def: string) => {
 };
 const SIZES = arg("sizes", "1,10,50").split(",").map(Number);
 const NAME = "bench-drift";
-const INDEX = 41;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const BIN = path.join(__dirname, "..", "..", "bin", "demesne.js");
 
 async function main() {
   const work = mkdtempSync(path.join(tmpdir(), "demesne-bench-drift-"));
-  await stopTestHost(NAME);
-  const host = await startTestHost(NAME, INDEX);
+  const host = await startTestHost(NAME);
   try {
     const observer = keyPair(work, "observer");
-    const opts = { observerPub: observer.pub, adminRange: `10.251.${INDEX}.0/30` };
+    const opts = { observerPub: observer.pub, adminRange: host.network };
     const base = { address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" };
     const file = writeStackFile(work, "one", [{ name: "sim-0", ...base }], opts);
     await runLayer(host, "baseline", layerParams(file, "one", "sim-0")("baseline"));

@@ -10,12 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { openFleetStore } from "../../state-model/db/open";
 import { keyPair } from "../helpers/configured-host";
-import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
+import { startTestHost, type TestHost } from "../helpers/test-host";
 import { tempDir } from "../helpers/tools";
 import { demesne, engine, initStack, project, type Engine } from "./engine";
 
 const NAME = "e2e";
-const INDEX = 23;
 const HOST = "e2e-1";
 const STACK = "e2e";
 const work = tempDir("e2e-apply");
@@ -82,8 +81,7 @@ const BOOTSTRAP_SUDO = { attribute: "sudoers.file", key: "/etc/sudoers.d/90-clou
 
 beforeAll(async () => {
   e = engine(work);
-  await stopTestHost(NAME);
-  host = await startTestHost(NAME, INDEX);
+  host = await startTestHost(NAME);
   const deploy = keyPair(work, "deploy");
   deployKey = deploy.key;
   observerKey = keyPair(work, "observer").key;
@@ -101,7 +99,7 @@ beforeAll(async () => {
     // A first install changes sshd and the firewall (T3): above `operate`'s ceiling.
     "demesne:mode": "break-glass",
     "demesne:deployUser": "deploy",
-    "demesne:adminRanges": [`10.251.${INDEX}.0/30`],
+    "demesne:adminRanges": [host.network],
     "demesne:sshPublicKeys": [deploy.pub],
     "demesne:observerPublicKeys": [readFileSync(`${observerKey}.pub`, "utf8").trim()],
     "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
@@ -230,7 +228,7 @@ describe("plan, approve, apply through the real engine on a real host", { timeou
     const rules = async () => (await host.exec("sha256sum /etc/ufw/user.rules /etc/ufw/user6.rules")).stdout;
     const before = await rules();
     // A mistyped admin range: the operator's own address is not in it. It passes every check but one: logging in.
-    writeFileSync(file, good.replace(`10.251.${INDEX}.0/30`, "192.0.2.0/24"));
+    writeFileSync(file, good.replace(host.network, "192.0.2.0/24"));
     try {
       const refused = cli("plan", "--stack", STACK, "--layer", `${HOST}/firewall`);
       const [, key, token] = refused.stderr.match(/pulumi config set --path '(demesne:approvals\["[^"]+"\])' (T3-[0-9a-f-]+)/) ?? [];

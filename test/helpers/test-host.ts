@@ -1,5 +1,7 @@
 // The sandboxed test host (test/host/testhost.sh) from TypeScript: a Debian bookworm rootfs under an overlay,
-// in its own network namespace, reachable over real SSH from this machine. Needs root.
+// in its own network namespace, reachable over real SSH from this machine. Needs root. Each host takes a
+// machine-wide lease on its index (addresses, interface and namespace names) owned by this process, so test
+// files, two runs or two checkouts never collide; hosts of a process that died are torn down by the next up.
 import { spawn } from "node:child_process";
 import { accessSync, constants, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -18,10 +20,14 @@ export interface CommandResult {
 
 /** What `testhost.sh up` prints. */
 export interface TestHostInfo {
+    /** The hostname inside; only this run's own (two runs may both have a host of that name). */
     name: string;
+    /** The index testhost.sh leased for this host, unique on the machine while it is up. */
     index: number;
     /** 10.251.INDEX.2, where sshd listens. */
     address: string;
+    /** 10.251.INDEX.0/30, the host's link: the only network it can reach (e.g. a stack's admin range). */
+    network: string;
     port: number;
     /** The host's root (the overlay), as seen from this machine. */
     root: string;
@@ -123,24 +129,25 @@ export function shellQuote(s: string): string {
     return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `testhost.sh down NAME`: removes what a host left behind (e.g. after a crashed run); fine when it is not up. */
-export async function stopTestHost(name: string): Promise<void> {
-    const r = await runCommand("bash", [TESTHOST_SH, "down", name], { timeoutMs: 30_000 });
-    if (r.code !== 0) throw failure(`testhost.sh down ${name}`, r);
+/** `testhost.sh down INDEX`: removes what the host left behind; fine when it is not up. */
+export async function stopTestHost(index: number): Promise<void> {
+    const r = await runCommand("bash", [TESTHOST_SH, "down", String(index)], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw failure(`testhost.sh down ${index}`, r);
 }
 
 /**
- * Builds (or reuses) the cached rootfs and brings up host NAME at 10.251.INDEX.2. Test files running in
- * parallel must use distinct names and indices.
+ * Builds (or reuses) the cached rootfs and brings up a host whose hostname is NAME, at the address of the
+ * first free index (see TestHostInfo.address). Owned by this process: if it dies without stop(), the next
+ * up on the machine tears the host down.
  */
-export async function startTestHost(name: string, index: number): Promise<TestHost> {
+export async function startTestHost(name: string): Promise<TestHost> {
     preflight();
     const built = await runCommand("bash", [ROOTFS_SH], { timeoutMs: 600_000 });
     if (built.code !== 0) throw failure("test/host/rootfs.sh", built);
     const rootfs = built.stdout.trim().split("\n").pop()!;
-    const env = { ...process.env, DEMESNE_TESTHOST_ROOTFS: rootfs };
-    const up = await runCommand("bash", [TESTHOST_SH, "up", name, String(index)], { timeoutMs: 60_000, env });
-    if (up.code !== 0) throw failure(`testhost.sh up ${name} ${index}`, up);
+    const env = { ...process.env, DEMESNE_TESTHOST_ROOTFS: rootfs, DEMESNE_TESTHOST_OWNER: String(process.pid) };
+    const up = await runCommand("bash", [TESTHOST_SH, "up", name], { timeoutMs: 60_000, env });
+    if (up.code !== 0) throw failure(`testhost.sh up ${name}`, up);
     const info = JSON.parse(up.stdout) as TestHostInfo;
 
     const knownHostsFile = path.join(info.stateDir, "known_hosts");
@@ -148,7 +155,7 @@ export async function startTestHost(name: string, index: number): Promise<TestHo
     writeFileSync(knownHostsFile, `${hostPattern} ${info.hostKey}\n`);
 
     const exec = (cmd: string, opts: { input?: string; timeoutMs?: number } = {}) =>
-        runCommand("bash", [TESTHOST_SH, "exec", name, "--", "bash", "-c", cmd], { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
+        runCommand("bash", [TESTHOST_SH, "exec", String(info.index), "--", "bash", "-c", cmd], { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
 
     return {
         ...info,
@@ -169,6 +176,6 @@ export async function startTestHost(name: string, index: number): Promise<TestHo
             ];
             return runCommand("ssh", args, { input: opts.input, timeoutMs: opts.timeoutMs ?? 30_000 });
         },
-        stop: () => stopTestHost(name),
+        stop: () => stopTestHost(info.index),
     };
 }

@@ -9,11 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeParams } from "../../components/actuator/wire";
 import { layerScript } from "../../components/host/scripts";
 import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
-import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
+import { startTestHost, type TestHost } from "../helpers/test-host";
 import { requireTool } from "../helpers/tools";
 
 const NAME = "lockout";
-const INDEX = 22;
 const DROPIN = "/etc/ssh/sshd_config.d/00-hardening.conf";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-lockout-"));
 let host: TestHost;
@@ -38,11 +37,10 @@ function sshAudit(): { code: number; out: string } {
 }
 
 beforeAll(async () => {
-  await stopTestHost(NAME);
-  host = await startTestHost(NAME, INDEX);
+  host = await startTestHost(NAME);
   const observer = keyPair(work, "observer");
   const file = writeStackFile(work, "t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
-    { observerPub: observer.pub, adminRange: `10.251.${INDEX}.0/30` });
+    { observerPub: observer.pub, adminRange: host.network });
   ssh = layerParams(file, "t", NAME);
 }, 120_000);
 
@@ -94,7 +92,7 @@ describe("the ssh layer on a real host", { timeout: 120_000 }, () => {
     const rules = async () => (await host.exec("sha256sum /etc/ufw/user.rules | cut -c1-64")).stdout.trim();
     const good = await rules();
     // SSH allowed only from a range the operator is not in: valid rules, UFW stays active, verify passes.
-    const shut = { ...p, USER_RULES: p.USER_RULES!.replaceAll(`10.251.${INDEX}.0/30`, "192.0.2.0/24"), DEADMAN_SECONDS: "10" };
+    const shut = { ...p, USER_RULES: p.USER_RULES!.replaceAll(host.network, "192.0.2.0/24"), DEADMAN_SECONDS: "10" };
     const start = Date.now();
     expect(await runLayer(host, "firewall", shut)).toBe("changed=true");
     expect(await adminCanLogIn(3000)).toBe(false);

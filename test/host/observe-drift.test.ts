@@ -14,10 +14,9 @@ import { stackExport } from "../helpers/engine-inputs";
 import { stepIdentity } from "../../components/actuator/steps";
 import { loadStackFile } from "../../components/config/stack-file";
 import { planProgram } from "../../components/program";
-import { startTestHost, stopTestHost, type TestHost } from "../helpers/test-host";
+import { startTestHost, type TestHost } from "../helpers/test-host";
 
 const NAME = "drift";
-const INDEX = 21;
 const work = mkdtempSync(path.join(tmpdir(), "demesne-drift-"));
 const env = { DEMESNE_STATE_DIR: path.join(work, "state"), DATABASE_URL: "", DEMESNE_ACTOR: "drift-test" };
 let host: TestHost;
@@ -25,7 +24,7 @@ let observerKey: string;
 
 const keyPair = (name: string) => helperKeyPair(work, name);
 const writeStack = (stack: string, hosts: object[]) =>
-  writeStackFile(work, stack, hosts, { observerPub: readFileSync(`${observerKey}.pub`, "utf8").trim(), adminRange: `10.251.${INDEX}.0/30` });
+  writeStackFile(work, stack, hosts, { observerPub: readFileSync(`${observerKey}.pub`, "utf8").trim(), adminRange: host.network });
 
 const cli = (...args: string[]) => demesne(args, env, undefined, work);
 const json = (r: { stdout: string }) => JSON.parse(r.stdout) as { summary: Record<string, number>; findings: { attribute: string; key: string; change: string; severity: string; converge: string }[] };
@@ -46,8 +45,7 @@ const fingerprint = () => host.exec(
 );
 
 beforeAll(async () => {
-  await stopTestHost(NAME);
-  host = await startTestHost(NAME, INDEX);
+  host = await startTestHost(NAME);
   observerKey = keyPair("observer").key;
   writeStack("t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }]);
   const params = layerParams(path.join(work, "Pulumi.t.yaml"), "t", NAME);
@@ -118,7 +116,7 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
     expect(pl.code, pl.stdout).toBe(0);
     expect((JSON.parse(pl.stdout) as { notes: string[] }).notes).toEqual([`${NAME} firewall: not in the plan, or deleted by it; left out`]);
     try {
-      writeFileSync(file, original.replace(`- 10.251.${INDEX}.0/30`, `- 10.251.${INDEX}.0/30\n    - 203.0.113.0/24`));
+      writeFileSync(file, original.replace(`- ${host.network}`, `- ${host.network}\n    - 203.0.113.0/24`));
       const d = cli("drift", "--stack", "t", "--json");
       expect(d.code).toBe(1);
       expect(json(d).findings.map((f) => [f.attribute, f.key, f.change])).toEqual([["ufw.rule", "22/tcp ALLOW IN 203.0.113.0/24", "missing"]]);

@@ -6,8 +6,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestHost, stopTestHost, TestHost } from "../helpers/test-host";
 
-const A = { name: "thtest-a", index: 1 };
-const B = { name: "thtest-b", index: 2 };
+const A = "thtest-a";
+const B = "thtest-b";
 
 const machine = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
 const mounts = () => machine("findmnt", ["-rn", "-o", "TARGET"]).stdout;
@@ -27,10 +27,7 @@ describe("sandboxed test host", { timeout: 120_000 }, () => {
     let b: TestHost | undefined;
 
     beforeAll(async () => {
-        // Leftovers of an interrupted run.
-        await stopTestHost(A.name).catch(() => undefined);
-        await stopTestHost(B.name).catch(() => undefined);
-        a = await startTestHost(A.name, A.index);
+        a = await startTestHost(A);
     }, 600_000);
 
     afterAll(async () => {
@@ -39,7 +36,7 @@ describe("sandboxed test host", { timeout: 120_000 }, () => {
     });
 
     it("lets admin log in with its key; hostname is the host's name", async () => {
-        expect(a).toMatchObject({ address: "10.251.1.2", port: 22, netns: "demesne-thtest-a" });
+        expect(a).toMatchObject({ address: `10.251.${a.index}.2`, network: `10.251.${a.index}.0/30`, port: 22, netns: `demesne-th${a.index}` });
         const r = await a.ssh("admin", a.adminKey, "hostname; id -u; sudo -n true 2>/dev/null && echo sudo-ok || echo no-sudo");
         expect(r.code, r.stderr).toBe(0);
         expect(r.stdout.split("\n")).toEqual(["thtest-a", "1000", "no-sudo", ""]);
@@ -102,13 +99,22 @@ describe("sandboxed test host", { timeout: 120_000 }, () => {
         expect(readFileSync(path.join(a.stateDir, "sshd.log"), "utf8")).toContain("Received SIGHUP; restarting.");
     });
 
-    it("refuses to up a name that is already up", async () => {
-        await expect(startTestHost(A.name, 9)).rejects.toThrow(/already up/);
+    it("gives a second host of the same name its own index; its down leaves the first one up", async () => {
+        const twin = await startTestHost(A);
+        try {
+            expect(twin.index).not.toBe(a.index);
+            expect((await twin.ssh("admin", twin.adminKey, "hostname")).stdout).toBe("thtest-a\n");
+        } finally {
+            await twin.stop();
+        }
+        expect(existsSync(twin.stateDir)).toBe(false);
+        await expect(stopTestHost(twin.index)).resolves.toBeUndefined();
+        expect((await a.ssh("admin", a.adminKey, "hostname")).stdout).toBe("thtest-a\n");
     });
 
     it("runs two hosts at once, each reached on its own address; down removes everything, twice", async () => {
-        b = await startTestHost(B.name, B.index);
-        expect(b.address).toBe("10.251.2.2");
+        b = await startTestHost(B);
+        expect(b.address).not.toBe(a.address);
         expect(b.hostKey).not.toBe(a.hostKey);
         const [ra, rb] = await Promise.all([a.ssh("admin", a.adminKey, "hostname"), b.ssh("admin", b.adminKey, "hostname")]);
         expect([ra.stdout, rb.stdout]).toEqual(["thtest-a\n", "thtest-b\n"]);
@@ -117,7 +123,7 @@ describe("sandboxed test host", { timeout: 120_000 }, () => {
 
         await b.stop();
         expect(machine("ip", ["netns", "list"]).stdout).not.toContain(b.netns);
-        expect(machine("ip", ["link", "show", "dmh2"]).status).not.toBe(0);
+        expect(machine("ip", ["link", "show", `dmh${b.index}`]).status).not.toBe(0);
         expect(mounts()).not.toContain(b.stateDir);
         expect(existsSync(b.stateDir)).toBe(false);
         await b.stop();
@@ -126,7 +132,7 @@ describe("sandboxed test host", { timeout: 120_000 }, () => {
         expect((await a.ssh("admin", a.adminKey, "hostname")).stdout).toBe("thtest-a\n");
         await a.stop();
         expect(machine("ip", ["netns", "list"]).stdout).not.toContain(a.netns);
-        expect(machine("ip", ["link", "show", "dmh1"]).status).not.toBe(0);
+        expect(machine("ip", ["link", "show", `dmh${a.index}`]).status).not.toBe(0);
         expect(mounts()).not.toContain(a.stateDir);
         expect(existsSync(`/proc/${a.pid}`)).toBe(false);
     });

@@ -2,12 +2,17 @@
 # The sandboxed test host: the cached Debian rootfs (rootfs.sh) under a per-host overlay, in its own network
 # namespace behind a veth pair, with sshd as the only service. Everything it creates is recorded in the state
 # dir so that `down` removes exactly that and nothing else.
-#   test/host/testhost.sh up NAME INDEX     start; prints one JSON object (progress on stderr)
-#   test/host/testhost.sh exec NAME -- CMD  run CMD as root inside (stdio and exit code passed through)
-#   test/host/testhost.sh down NAME         tear down (idempotent, also for a half-created host)
-#   test/host/testhost.sh down-all          down every host under the state dir root
-# Addressing: the machine side is dmh<INDEX> 10.251.INDEX.1/30, the host side dmg<INDEX> 10.251.INDEX.2/30.
-# The host gets no default route, so it can reach nothing but the machine's end of its own veth.
+#   test/host/testhost.sh up NAME           start; prints one JSON object with the INDEX it took (progress on stderr)
+#   test/host/testhost.sh exec INDEX -- CMD run CMD as root inside (stdio and exit code passed through)
+#   test/host/testhost.sh down INDEX        tear down (idempotent, also for a half-created host)
+#   test/host/testhost.sh sweep             tear down every host whose owner process is gone
+# Several runs (two checkouts, a developer's run beside CI's) share the machine: `up` takes the lowest free
+# INDEX under a lock on /run/demesne-testhost, where a lease per index names its owner (the process that asked,
+# DEMESNE_TESTHOST_OWNER or the caller, by pid and start time) and its state dir; leases of dead owners are
+# torn down first. NAME is only the hostname inside, so two runs may both have a host called web-1.
+# Addressing: the machine side is dmh<INDEX> 10.251.INDEX.1/30, the host side dmg<INDEX> 10.251.INDEX.2/30, in
+# network namespace demesne-th<INDEX>. The host gets no default route, so it can reach nothing but the
+# machine's end of its own veth.
 # There is no systemd inside: systemctl is absent, so probes report the unit list as unavailable. sshd runs
 # in the foreground under the namespace's init; `kill -HUP "$(cat /run/sshd.pid)"` inside reloads it (sshd
 # re-executes itself with the same pid, which keeps the init's child).
@@ -18,7 +23,11 @@ set -euo pipefail
 PATH=$PATH:/usr/sbin:/sbin
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
+# Where each host's overlay and keys live; per run if you like. The leases are machine-wide on purpose:
+# interface names, namespaces and addresses are.
 STATE_ROOT=$(realpath -m -- "${DEMESNE_TESTHOST_DIR:-${TMPDIR:-/tmp}/demesne-testhosts}")
+LEASES=/run/demesne-testhost
+MAX_INDEX=250
 # Capabilities nothing inside needs and that reach past the namespaces: kernel modules, the clock, the
 # kernel log, raw I/O ports.
 DROP_CAPS=-sys_module,-sys_time,-syslog,-sys_rawio
@@ -36,6 +45,9 @@ need_tools() {
   ((${#missing[@]} == 0)) || die "not on PATH: ${missing[*]}; apt-get install openssh-client iproute2 util-linux mount"
 }
 check_name() { [[ $1 =~ ^[a-z][a-z0-9-]{0,15}$ ]] || die "bad NAME '$1' (want [a-z][a-z0-9-]{0,15})"; }
+check_index() {
+  if [[ ! $1 =~ ^[1-9][0-9]{0,2}$ ]] || (($1 > MAX_INDEX)); then die "bad INDEX '$1' (want 1..$MAX_INDEX, as printed by up)"; fi
+}
 
 # Field 22 of /proc/PID/stat (start time in ticks): with the pid it identifies one process across pid reuse.
 # Nothing for a zombie: it is gone as far as we are concerned, whoever reaps it.
@@ -56,18 +68,27 @@ json_str() {
   printf '"%s"' "$s"
 }
 
-# One lock for the state dir root (a directory can be flock'ed: no lock files left behind).
-lock_state_root() {
-  mkdir -p "$STATE_ROOT"
-  exec 8<"$STATE_ROOT"
+# One machine-wide lock over the leases (a directory can be flock'ed: no lock files left behind). Held only
+# to take, check or give back a lease, never while a host boots.
+lock_leases() {
+  mkdir -m 700 "$LEASES" 2>/dev/null || [[ -d $LEASES ]]
+  exec 8<"$LEASES"
   flock 8
 }
+unlock_leases() { exec 8<&-; }
 
+# A lease: "owner PID START", "state DIR", "name NAME"; prints field $2 of lease $1.
+lease_field() { [[ ! -f $LEASES/$1 ]] || awk -v k="$2" '$1 == k { print $2; exit }' "$LEASES/$1"; }
+owner_alive() {
+  local pid start
+  read -r _ pid start < <(grep '^owner ' "$LEASES/$1" 2>/dev/null || true)
+  [[ -n ${start:-} && $(starttime "$pid" || true) == "$start" ]]
+}
 # ---------------------------------------------------------------- down
 
-# Undo the lines of <state>/created in reverse order; each kind is removed only if it is still the thing we made.
+# Undo the lines of STATE/created in reverse order; each kind is removed only if it is still the thing we made.
 teardown() {
-  local name=$1 state=$STATE_ROOT/$1 kind a b i
+  local state=$1 kind a b i
   [[ -d $state ]] || return 0
   local lines=()
   [[ -f $state/created ]] && mapfile -t lines <"$state/created"
@@ -95,56 +116,101 @@ teardown() {
   rm -rf --one-file-system "$state"
 }
 
-cmd_down() {
-  [[ $# == 1 ]] || die "usage: testhost.sh down NAME"
-  check_name "$1"
-  need_root
-  lock_state_root
-  teardown "$1"
-  log "$1 is down"
+# With the lease lock held: tear down host INDEX and give its lease back.
+release() {
+  local state
+  state=$(lease_field "$1" state)
+  [[ -z $state ]] || teardown "$state"
+  rm -f "$LEASES/$1"
 }
 
-cmd_down_all() {
-  need_root
-  local d
-  [[ -d $STATE_ROOT ]] || return 0
-  for d in "$STATE_ROOT"/*/; do
-    [[ -d $d ]] || continue
-    d=$(basename "$d")
-    [[ $d =~ ^[a-z][a-z0-9-]{0,15}$ ]] || continue
-    cmd_down "$d"
+# With the lease lock held: the hosts of runs that ended without tearing down (killed, crashed).
+sweep_locked() {
+  local f i
+  for f in "$LEASES"/*; do
+    i=${f##*/}
+    [[ $i =~ ^[0-9]+$ && -f $f ]] || continue
+    owner_alive "$i" && continue
+    log "index $i: its owner ($(lease_field "$i" name), pid $(lease_field "$i" owner)) is gone; tearing it down"
+    release "$i" || log "warning: could not tear down index $i"
   done
+}
+
+cmd_down() {
+  [[ $# == 1 ]] || die "usage: testhost.sh down INDEX"
+  check_index "$1"
+  need_root
+  lock_leases
+  release "$1"
+  log "index $1 is down"
+}
+
+cmd_sweep() {
+  [[ $# == 0 ]] || die "usage: testhost.sh sweep"
+  need_root
+  lock_leases
+  sweep_locked
 }
 
 # ---------------------------------------------------------------- up
 
+# With the lease lock held: the lowest index with no lease whose interface, namespace and addresses are free
+# on the machine too (a host of an older testhost.sh or another tool may hold them without a lease).
+free_index() {
+  local i
+  for ((i = 1; i <= MAX_INDEX; i++)); do
+    [[ -e $LEASES/$i ]] && continue
+    ip link show "dmh$i" >/dev/null 2>&1 && continue
+    [[ -e /run/netns/demesne-th$i ]] && continue
+    [[ -z $(ip -4 -o addr show to "10.251.$i.0/30") ]] || continue
+    echo "$i"
+    return 0
+  done
+  return 1
+}
+
+# Takes a lease for NAME owned by pid $2 and prints its index; the state dir is made empty.
+take_lease() {
+  local name=$1 owner=$2 ostart i
+  ostart=$(starttime "$owner") || die "the owner process $owner is not running (DEMESNE_TESTHOST_OWNER)"
+  lock_leases
+  sweep_locked
+  i=$(free_index) || die "all $MAX_INDEX test host indices are taken (see $LEASES; testhost.sh sweep frees those of dead runs)"
+  # Nobody holds index i, so what a state dir of it holds is a leftover (e.g. /run was emptied by a reboot).
+  teardown "$STATE_ROOT/$i"
+  mkdir -p "$STATE_ROOT/$i"
+  printf 'owner %s %s\nstate %s\nname %s\n' "$owner" "$ostart" "$STATE_ROOT/$i" "$name" >"$LEASES/.$i.tmp"
+  mv "$LEASES/.$i.tmp" "$LEASES/$i"
+  unlock_leases
+  echo "$i"
+}
+
 cmd_up() {
-  [[ $# == 2 ]] || die "usage: testhost.sh up NAME INDEX"
-  local name=$1 index=$2
+  [[ $# == 1 ]] || die "usage: testhost.sh up NAME (the index is chosen for you and printed)"
+  local name=$1 owner=${DEMESNE_TESTHOST_OWNER:-$PPID}
   check_name "$name"
-  [[ $index =~ ^[0-9]+$ ]] && ((index >= 1 && index <= 250)) || die "bad INDEX '$index' (want 1..250)"
+  [[ $owner =~ ^[1-9][0-9]*$ ]] || die "bad DEMESNE_TESTHOST_OWNER '$owner' (want a pid)"
   need_root
   need_tools
   local lower=${DEMESNE_TESTHOST_ROOTFS:-}
   [[ -n $lower ]] || lower=$("$HERE/rootfs.sh")
   [[ -f $lower/.complete ]] || die "no complete rootfs at $lower (run test/host/rootfs.sh)"
 
-  lock_state_root
-  local state=$STATE_ROOT/$name
-  local netns=demesne-$name host=dmh$index guest=dmg$index
+  mkdir -p "$STATE_ROOT"
+  local index
+  index=$(take_lease "$name" "$owner")
+  local state=$STATE_ROOT/$index
+  local netns=demesne-th$index host=dmh$index guest=dmg$index
   local addr=10.251.$index.2 root=$state/root
-  mkdir "$state" 2>/dev/null || die "$name is already up (state dir $state exists; run: testhost.sh down $name)"
-  # From here on a failure tears down whatever this run recorded.
-  trap 'rc=$?; if ((rc != 0)); then log "up failed; tearing down $name"; teardown "$name" || true; fi' EXIT
+  # From here on a failure tears down whatever this run recorded and gives the lease back.
+  trap 'rc=$?; if ((rc != 0)); then log "up failed; tearing down $name (index $index)"; lock_leases; release "$index" || true; fi' EXIT
   trap 'exit 143' TERM INT HUP
-  printf '%s\n' "$index" >"$state/index"
+  printf '%s\n' "$name" >"$state/name"
   : >"$state/created"
-  ip link show "$host" >/dev/null 2>&1 && die "index $index is in use: $host already exists"
-  ip netns list | awk '{ print $1 }' | grep -qxF -- "$netns" && die "network namespace $netns already exists"
 
   local start=$SECONDS
   mkdir "$state/upper" "$state/work" "$root"
-  mount -t overlay "demesne-testhost-$name" -o "lowerdir=$lower,upperdir=$state/upper,workdir=$state/work" "$root"
+  mount -t overlay "demesne-testhost-$index" -o "lowerdir=$lower,upperdir=$state/upper,workdir=$state/work" "$root"
   echo "mount $root" >>"$state/created"
 
   ip netns add "$netns"
@@ -218,8 +284,8 @@ EOF
   trap - EXIT
   log "$name is up at $addr in $((SECONDS - start))s"
 
-  printf '{"name":%s,"index":%d,"address":%s,"port":22,"root":%s,"stateDir":%s,"hostKey":%s,"adminKey":%s,"netns":%s,"pid":%d}\n' \
-    "$(json_str "$name")" "$index" "$(json_str "$addr")" "$(json_str "$root")" "$(json_str "$state")" \
+  printf '{"name":%s,"index":%d,"address":%s,"network":%s,"port":22,"root":%s,"stateDir":%s,"hostKey":%s,"adminKey":%s,"netns":%s,"pid":%d}\n' \
+    "$(json_str "$name")" "$index" "$(json_str "$addr")" "$(json_str "10.251.$index.0/30")" "$(json_str "$root")" "$(json_str "$state")" \
     "$(json_str "$hostkey")" "$(json_str "$state/admin_ed25519")" "$(json_str "$netns")" "$pid"
 }
 
@@ -266,15 +332,16 @@ cmd_init() {
 # ---------------------------------------------------------------- exec
 
 cmd_exec() {
-  [[ $# -ge 3 && $2 == -- ]] || die "usage: testhost.sh exec NAME -- CMD..."
-  local name=$1
+  [[ $# -ge 3 && $2 == -- ]] || die "usage: testhost.sh exec INDEX -- CMD..."
+  local index=$1
   shift 2
-  check_name "$name"
+  check_index "$index"
   need_root
-  local state=$STATE_ROOT/$name pid
-  [[ -s $state/pid ]] || die "$name is not up (no $state/pid)"
+  local state pid
+  state=$(lease_field "$index" state)
+  [[ -n $state && -s $state/pid ]] || die "index $index is not up (no lease in $LEASES or no pid in its state dir)"
   pid=$(<"$state/pid")
-  grep -qx "pid $pid $(starttime "$pid" || echo gone)" "$state/created" || die "$name is not running (init $pid is gone)"
+  grep -qx "pid $pid $(starttime "$pid" || echo gone)" "$state/created" || die "index $index is not running (init $pid is gone)"
   exec nsenter --target "$pid" --mount --uts --net --pid --root --wd -- \
     setpriv --bounding-set "$DROP_CAPS" -- env -i PATH="$INNER_PATH" HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
 }
@@ -282,8 +349,8 @@ cmd_exec() {
 case ${1:-} in
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down "$@" ;;
-  down-all) shift; cmd_down_all ;;
+  sweep) shift; cmd_sweep "$@" ;;
   exec) shift; cmd_exec "$@" ;;
   _init) shift; cmd_init "$@" ;;
-  *) die "usage: testhost.sh up NAME INDEX | exec NAME -- CMD... | down NAME | down-all" ;;
+  *) die "usage: testhost.sh up NAME | exec INDEX -- CMD... | down INDEX | sweep" ;;
 esac
