@@ -1,6 +1,7 @@
 // The whole program as one function of the validated config: plan every step first (pure),
 // refuse what must be refused, then declare the components. index.ts only wires Pulumi in.
 import * as pulumi from "@pulumi/pulumi";
+import { accessProblems, exposuresOf } from "./access-check";
 import { SshTarget } from "./actuator/actuator";
 import { approvalMessage, missingApprovals, MissingApproval, ProgramContext, refusalsFor, StepSpec } from "./actuator/steps";
 import { ConfigError, ResolvedHost, StackConfig } from "./config/load";
@@ -8,7 +9,6 @@ import { EdgeFirewall } from "./edge/edge-firewall";
 import { Host } from "./host/host";
 import { hostLayerSteps } from "./host/layers";
 import { STEP_CLASSES } from "./model/tiers";
-import { TailnetExposure } from "./model/segmentation";
 import { planService, ServicePlan } from "./service/spec";
 import { Service } from "./service/service";
 import { Tailnet } from "./tailnet/tailnet";
@@ -36,7 +36,7 @@ export function planProgram(cfg: StackConfig, opts: ProgramOptions): ProgramPlan
     const hostSteps = new Map(sshHosts(cfg).map((h) => [h.name, hostLayerSteps(cfg, h)]));
     const services = cfg.services.filter((s) => s.enabled).map((s) => planService(cfg, s));
     const all = [...[...hostSteps.values()].flat(), ...services.map((s) => s.step)];
-    const refusals = all.flatMap((s) => refusalsFor(s, context));
+    const refusals = [...accessProblems(cfg, { hostSteps, services }), ...all.flatMap((s) => refusalsFor(s, context))];
     if (refusals.length > 0) throw new ConfigError(refusals);
     const missing = missingApprovals(all, context);
     if (missing.length > 0 && !opts.dryRun) throw new ConfigError(missing.map(approvalMessage));
@@ -51,12 +51,6 @@ export function sshTargetOf(cfg: StackConfig, h: ResolvedHost): SshTarget {
     };
 }
 
-function exposuresOf(cfg: StackConfig, plan: ProgramPlan): TailnetExposure[] {
-    const out: TailnetExposure[] = plan.services.flatMap((s) => (s.exposure ? [s.exposure] : []));
-    if (cfg.coolify?.enabled) out.push({ port: cfg.coolify.servePort, tier: "admin", what: "Coolify dashboard" });
-    return out;
-}
-
 /** The tailnet: its policy from the segmentation model (with the services' exposures) and a key per SSH host. */
 export function buildTailnet(cfg: StackConfig, plan: ProgramPlan): Tailnet {
     return new Tailnet("tailnet", {
@@ -69,7 +63,7 @@ export function buildTailnet(cfg: StackConfig, plan: ProgramPlan): Tailnet {
 
 /** OVH's IP firewall in front of every host with a public IPv4. */
 export function buildEdgeFirewalls(cfg: StackConfig): EdgeFirewall[] {
-    return cfg.hosts.filter((x) => x.publicIp).map((h) => new EdgeFirewall(`edge-${h.name}`, {
+    return cfg.hosts.filter((x) => x.edgeFirewall && x.publicIp).map((h) => new EdgeFirewall(`edge-${h.name}`, {
         publicIp: h.publicIp as string, adminRanges: cfg.adminRanges, directUdp: cfg.tailnet.directUdp,
     }));
 }

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isLoopback } from "../model/ports";
+import { strictProblems, unknownKeyProblems } from "./strict";
 import {
     configSchema, CREDENTIAL_NAME, HostConfig, isIpv4, PlainConfig, SECRET_KEYS, SecretKey, secretsSchema, ServiceConfig,
 } from "./schema";
@@ -16,6 +17,8 @@ export interface ConfigSource {
     get(key: string): string | undefined;
     /** Was `demesne:<key>` set with --secret? */
     isSecret(key: string): boolean;
+    /** Every `demesne:<key>` that is set (without the namespace): unknown ones are refused. */
+    keys(): string[];
 }
 
 export class ConfigError extends Error {
@@ -107,8 +110,10 @@ export function loadConfig(source: ConfigSource, opts: { dryRun: boolean }): Sta
         problems.push(`${formatPath("sshPrivateKey", [])}: required; set it with \`pulumi config set --secret ${NAMESPACE}:sshPrivateKey < key\``);
     }
 
+    unknownKeyProblems(source.keys(), [...PLAIN_KEYS, ...SECRET_KEYS], (k, path, msg) => problems.push(`${formatPath(k, path)}: ${msg}`));
     if (parsed.success) {
         problems.push(...crossCheck(parsed.data, secretValues, opts));
+        strictProblems(parsed.data, (k, path, msg) => problems.push(`${formatPath(k, path)}: ${msg}`));
     }
     if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
@@ -216,5 +221,7 @@ export function pulumiConfigSource(): ConfigSource {
     return {
         get: (key) => config.get(key),
         isSecret: (key) => runtimeConfig.isConfigSecret(`${NAMESPACE}:${key}`),
+        keys: () => Object.keys(pulumi.runtime.allConfig())
+            .filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)),
     };
 }

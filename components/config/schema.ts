@@ -39,6 +39,11 @@ export const hostSchema = z.object({
     address,
     /** The OVH public IPv4 the edge firewall protects; defaults to `address` when that is an IPv4. */
     publicIp: z.string().refine(isIpv4, { message: "expected an IPv4 address" }).optional(),
+    /**
+     * Whether OVH's edge firewall guards the host's public IPv4 (default true). A host without one (false)
+     * relies on the host firewall alone, and says so here rather than by leaving out an address.
+     */
+    edgeFirewall: z.boolean().default(true),
     hostType: z.enum(["ubuntu", "talos"]).default("ubuntu"),
     sshPort: port.default(22),
     hostKey: z.string().regex(HOST_KEY, {

@@ -9,6 +9,14 @@ export function stackFilePath(stack: string, dir = process.cwd()): string {
     return path.join(dir, `Pulumi.${stack}.yaml`);
 }
 
+/** A value `pulumi config set --secret` wrote: `{ secure: … }`, or a map (--path) whose every leaf is one. */
+function isEncrypted(value: unknown): boolean {
+    if (!value || typeof value !== "object" || Array.isArray(value)) return false;
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 1 && entries[0]![0] === "secure" && typeof entries[0]![1] === "string") return true;
+    return entries.length > 0 && entries.every(([, v]) => isEncrypted(v));
+}
+
 /** The validated config of a stack file (throws ConfigError naming each bad key; Error if unreadable). */
 export function loadStackFile(file: string): StackConfig {
     let doc: { config?: Record<string, unknown> } | null;
@@ -30,6 +38,8 @@ export function loadStackFile(file: string): StackConfig {
     };
     return loadConfig({
         get: (k) => (k in secrets ? secrets[k] : plain[k] === undefined ? undefined : typeof plain[k] === "string" ? plain[k] as string : JSON.stringify(plain[k])),
-        isSecret: (k) => k in secrets,
+        // A secret key the file does not set gets a stand-in; one it sets must be encrypted there.
+        isSecret: (k) => k in secrets && (plain[k] === undefined || isEncrypted(plain[k])),
+        keys: () => Object.keys(plain),
     }, { dryRun: true });
 }

@@ -22,6 +22,11 @@ export const NEVER_PUBLIC_PORT_NUMBERS: readonly number[] = NEVER_PUBLIC_PORTS.m
 
 export const SSH_PORT = 22;
 
+/** Default tailnet HTTPS port `tailscale serve` gives each service kind (none: not exposed). */
+export const DEFAULT_SERVE_PORT: Readonly<Record<"gateway" | "open-webui" | "inference" | "custom", number | undefined>> = {
+    gateway: 4000, "open-webui": 443, inference: undefined, custom: undefined,
+};
+
 /** Tailscale's direct-connection UDP port; optional at the edge, it only speeds up peer links. */
 export const TAILSCALE_DIRECT_UDP_PORT = 41641;
 

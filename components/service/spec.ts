@@ -7,15 +7,14 @@ import { ServiceConfig } from "../config/schema";
 import { ComposeProject, ComposeService } from "../model/compose";
 import { TailnetExposure } from "../model/segmentation";
 import { TYPES } from "../model/types";
+import { DEFAULT_SERVE_PORT } from "../model/ports";
 import { providerKeyEnvName, renderLitellmConfig } from "../render/litellm";
 
 /** The docker network services on one host share, so the chat UI reaches the gateway directly. */
 export const SERVICE_NETWORK = "demesne";
 
-/** Default tailnet HTTPS port per kind (none: not exposed). */
-export const DEFAULT_SERVE_PORT: Record<ServiceConfig["kind"], number | undefined> = {
-    gateway: 4000, "open-webui": 443, inference: undefined, custom: undefined,
-};
+/** Default tailnet HTTPS port per kind (none: not exposed); the table lives with the other ports. */
+export { DEFAULT_SERVE_PORT };
 
 export const OPEN_WEBUI_ENV: Record<string, string> = {
     ENABLE_OLLAMA_API: "false",

@@ -53,6 +53,7 @@ export function sourceOf(stack: TestStack): ConfigSource {
     return {
         get: (key) => (key in stack.values && stack.values[key] !== undefined ? asConfigString(stack.values[key]) : undefined),
         isSecret: (key) => stack.secretKeys.has(key),
+        keys: () => Object.keys(stack.values).filter((k) => stack.values[k] !== undefined),
     };
 }
 

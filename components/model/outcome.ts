@@ -1,0 +1,189 @@
+// The rendered outcome of a stack, as the hosts, the tailnet and the edge will enforce it: read back from
+// the rendered artefacts (step parameters, the tailnet policy, the edge rules), never from the config.
+// The program builds it from its planned steps, the policy pack from the steps the engine sees; both then
+// ask access.ts who can reach what. Dependency-free besides the sibling models.
+import { bindAddressOf } from "./compose";
+import { isLoopback } from "./ports";
+import type { TailnetPolicy } from "./segmentation";
+
+/** Who owns a listener: SSH, a service (by name), Coolify, or nobody known. */
+export interface Owner {
+    kind: "ssh" | "service" | "coolify" | "unknown";
+    name: string;
+}
+
+/** A container port Docker publishes on the host. */
+export interface Publish {
+    bind: string;
+    hostPort: number;
+    owner: Owner;
+}
+
+/** A `tailscale serve` mapping: a tailnet HTTPS port proxied to a loopback port. */
+export interface Serve {
+    port: number;
+    localPort: number;
+    /** Who asked for the mapping (the owner of the loopback port may be someone else). */
+    declaredBy: Owner;
+}
+
+export interface FirewallAccept {
+    family: 4 | 6;
+    /** undefined: every port. */
+    port?: number;
+    /** undefined: every source. */
+    source?: string;
+}
+
+/** What one host enforces and listens on. */
+export interface HostOutcome {
+    host: string;
+    sshPort: number;
+    /** UFW as rendered; undefined when the host has no firewall step (then nothing filters its input). */
+    hostFirewall?: { inputDrop: boolean; accepts: FirewallAccept[] };
+    /** The DOCKER-USER block: sources it trusts, destinations whose new connections it drops. */
+    dockerUser?: { trustedSources: string[]; dropNewTo: string[] };
+    /** Docker's default bind for a port published without an address (daemon.json "ip"). */
+    dockerDefaultBind?: string;
+    publishes: Publish[];
+    serves: Serve[];
+    /** Containers on the host's network stack: every port they open is on every interface. */
+    hostNetwork: Owner[];
+    /** The OVH edge firewall of the host's public IPv4; undefined: none (the host firewall alone). */
+    edge?: { enabled: boolean; rules: EdgeRuleOutcome[] };
+}
+
+export interface EdgeRuleOutcome {
+    sequence: number;
+    action: string;
+    protocol: string;
+    source?: string;
+    destinationPort?: number;
+    tcpOption?: string;
+}
+
+export interface Outcome {
+    tailnet?: TailnetPolicy;
+    hosts: HostOutcome[];
+    /** Trust tier of every service by name (Coolify is admin). */
+    tiers: Record<string, "team" | "admin">;
+}
+
+/** A layer step as rendered: its layer name and its parameters (what the script on the host reads). */
+export interface RenderedStep {
+    layer: string;
+    params: Record<string, string>;
+}
+
+/** The loopback ports Coolify's own layer serves its dashboard from (coolify.sh). */
+export const COOLIFY_DASHBOARD_LOCAL_PORT = 8000;
+
+function parseFirewall(params: Record<string, string>): HostOutcome["hostFirewall"] {
+    const accepts: FirewallAccept[] = [];
+    const rules: [4 | 6, string][] = [[4, params.USER_RULES ?? ""], [6, params.USER6_RULES ?? ""]];
+    for (const [family, text] of rules) {
+        for (const line of text.split("\n")) {
+            if (!/^-A ufw6?-user-input\b.*-j ACCEPT\b/.test(line)) continue;
+            const port = /--dport (\d+)\b/.exec(line)?.[1];
+            const source = /\s-s (\S+)/.exec(line)?.[1];
+            accepts.push({ family, port: port === undefined ? undefined : Number(port), source });
+        }
+    }
+    const inputDrop = /^DEFAULT_INPUT_POLICY="(DROP|REJECT)"$/m.test(params.UFW_DEFAULTS ?? "");
+    return { inputDrop, accepts };
+}
+
+function parseDockerUser(block: string): HostOutcome["dockerUser"] {
+    const trustedSources: string[] = [];
+    const dropNewTo: string[] = [];
+    for (const line of block.split("\n")) {
+        if (!line.startsWith("-A DOCKER-USER ")) continue;
+        const source = /\s-s (\S+)/.exec(line)?.[1];
+        const dest = /\s-d (\S+)/.exec(line)?.[1];
+        if (/-j (RETURN|ACCEPT)\b/.test(line) && source && !/--ctstate (RELATED|ESTABLISHED)/.test(line)) trustedSources.push(source);
+        if (/-j (DROP|ufw-docker-logging-deny)\b/.test(line) && dest && /--ctstate NEW/.test(line)) dropNewTo.push(dest);
+        // An unconditional ACCEPT (no source, no conntrack state) trusts everyone.
+        if (/-j ACCEPT$/.test(line.trim()) && !source && !/-i |-o |--ctstate/.test(line)) trustedSources.push("0.0.0.0/0", "::/0");
+    }
+    return { trustedSources, dropNewTo };
+}
+
+/** `host:container`, `bind:host:container`, `[v6]:host:container` (compose short syntax). */
+function publishOf(port: string, defaultBind: string | undefined, owner: Owner): Publish | undefined {
+    const parts = port.split(":");
+    const hostPort = Number(parts.length >= 2 ? parts[parts.length - 2] : parts[0]);
+    if (!Number.isInteger(hostPort)) return undefined;
+    const bind = parts.length >= 3 ? bindAddressOf(port) : defaultBind ?? "0.0.0.0";
+    return { bind, hostPort, owner };
+}
+
+function servesOf(text: string, declaredBy: Owner): Serve[] {
+    return text.split("\n").flatMap((line) => {
+        const [port, local] = line.trim().split(/\s+/).map(Number);
+        return Number.isInteger(port) && Number.isInteger(local) ? [{ port: port as number, localPort: local as number, declaredBy }] : [];
+    });
+}
+
+/**
+ * The outcome on one host from its rendered steps (host layers and service steps alike).
+ * Unparseable parameters read as the widest outcome they could mean, never as nothing.
+ */
+export function hostOutcomeOf(host: string, sshPort: number, steps: RenderedStep[], edge: HostOutcome["edge"]): HostOutcome {
+    const out: HostOutcome = { host, sshPort, publishes: [], serves: [], hostNetwork: [], edge };
+    const docker = steps.find((s) => s.layer === "docker");
+    if (docker) {
+        try {
+            const ip = (JSON.parse(docker.params.DAEMON_JSON ?? "{}") as { ip?: unknown }).ip;
+            out.dockerDefaultBind = typeof ip === "string" ? ip : "0.0.0.0";
+        } catch {
+            out.dockerDefaultBind = "0.0.0.0";
+        }
+    }
+    for (const step of steps) {
+        if (step.layer === "firewall") {
+            out.hostFirewall = parseFirewall(step.params);
+            out.dockerUser = parseDockerUser(step.params.AFTER_BLOCK ?? "");
+        } else if (step.layer === "service") {
+            const name = step.params.NAME ?? "?";
+            const owner: Owner = { kind: "service", name };
+            out.serves.push(...servesOf(step.params.SERVE ?? "", owner));
+            let project: { services?: Record<string, { ports?: unknown[]; network_mode?: unknown }> } = {};
+            try {
+                project = JSON.parse(step.params.COMPOSE ?? "{}") as typeof project;
+            } catch {
+                out.hostNetwork.push(owner); // unreadable: assume the worst
+            }
+            for (const svc of Object.values(project.services ?? {})) {
+                if (svc.network_mode === "host") out.hostNetwork.push(owner);
+                for (const p of svc.ports ?? []) {
+                    const pub = publishOf(String(p), out.dockerDefaultBind, owner);
+                    if (pub) out.publishes.push(pub);
+                }
+            }
+        } else if (step.layer === "coolify") {
+            const owner: Owner = { kind: "coolify", name: "coolify" };
+            const port = Number(step.params.SERVE_PORT);
+            if (Number.isInteger(port)) out.serves.push({ port, localPort: COOLIFY_DASHBOARD_LOCAL_PORT, declaredBy: owner });
+            for (const m of (step.params.CUSTOM_COMPOSE ?? "").matchAll(/^\s*-\s*"?([^"\s]+)"?\s*$/gm)) {
+                const pub = publishOf(m[1]!, out.dockerDefaultBind, owner);
+                if (pub) out.publishes.push(pub);
+            }
+        }
+    }
+    return out;
+}
+
+/** Who listens on a loopback port of a host: the publisher of that port, else nobody known. */
+export function loopbackOwner(h: HostOutcome, port: number): Owner[] {
+    const owners = h.publishes.filter((p) => p.hostPort === port).map((p) => p.owner);
+    return owners.length > 0 ? owners : [{ kind: "unknown", name: `loopback port ${port}` }];
+}
+
+/** Listeners reachable through interfaces other than loopback (tailnet and public alike). */
+export function openListeners(h: HostOutcome): { port?: number; owner: Owner }[] {
+    return [
+        { port: h.sshPort, owner: { kind: "ssh", name: "sshd" } },
+        ...h.publishes.filter((p) => !isLoopback(p.bind)).map((p) => ({ port: p.hostPort, owner: p.owner })),
+        ...h.hostNetwork.map((owner) => ({ port: undefined, owner })),
+    ];
+}
