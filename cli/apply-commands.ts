@@ -18,7 +18,8 @@ import { PlanError, reviewPlan, type PlanReview } from "../state-model/apply/pla
 import { str, type Parsed } from "./args";
 import { stackOf, type Stack } from "./drift-commands";
 import { EXIT, Refused, UsageError } from "./exit";
-import { table, type Output } from "./output";
+import { shown } from "./escape";
+import { note, table, type Output } from "./output";
 
 export const APPLY_VALUED = ["stack", "target", "layer", "plan-file", "token", "sign-key", "allowed-signers", "actor"];
 
@@ -99,12 +100,12 @@ export async function plan(p: Parsed, out: Output, store: Store, actor: string):
     }
   } else {
     const tmp = `${approvalsDir()}/preview-${process.pid}.json`;
-    process.stderr.write(`demesne: pulumi preview of stack ${stack.name} with the policy pack…\n`);
+    note(shown`pulumi preview of stack ${stack.name} with the policy pack…`);
     const status = pulumi(["preview", "--stack", stack.name, ...PACK, "--save-plan", tmp, "--diff", "--non-interactive", ...scopeArgs(scope)]);
     if (status !== 0) {
       // The engine's --diff display leaves out the program's warnings, which say how to approve T3 content.
       const missing = planProgram(stack.cfg, { stack: stack.name, project: "demesne", dryRun: true }).missing;
-      for (const m of missing) process.stderr.write(`demesne: ${approvalMessage(m)}\n`);
+      for (const m of missing) note(approvalMessage(m));
       throw new Refused("the preview failed or the policy pack refused it (see above): no plan saved");
     }
     text = readFileSync(tmp, "utf8");
@@ -122,10 +123,10 @@ export async function plan(p: Parsed, out: Output, store: Store, actor: string):
     out.data({ plan: rv.sha256, stack: stack.name, mode, maxTier: rv.maxTier, approvable: !needs, refusal: needs ?? null, recorded: rec.batchId, changes: rv.changes });
     return EXIT.ok;
   }
-  out.line(`plan ${rv.sha256}  stack ${stack.name}  mode ${mode} (up to ${MODES[mode]})  highest tier ${rv.maxTier}  ${changes.length} change${changes.length === 1 ? "" : "s"}`);
+  out.line(shown`plan ${rv.sha256}  stack ${stack.name}  mode ${mode} (up to ${MODES[mode]})  highest tier ${rv.maxTier}  ${changes.length} change${changes.length === 1 ? "" : "s"}`);
   if (changes.length) out.line(table(changes.map((c) => ({ host: c.host ?? "-", tier: c.tier, op: c.op, class: c.stepClass ?? c.type, urn: c.urn.split("::").pop() })), ["host", "tier", "op", "class", "urn"]));
-  for (const c of rv.t3) out.line(`T3: ${c.op} ${c.urn}\n    review it, then type: demesne approve ${rv.sha256} --actor <you> --token ${c.token}`);
-  if (needs && !needs.startsWith("T3 change")) out.line(`cannot be approved: ${needs}`);
+  for (const c of rv.t3) out.line(shown`T3: ${c.op} ${c.urn}\n    review it, then type: demesne approve ${rv.sha256} --actor <you> --token ${c.token}`);
+  if (needs && !needs.startsWith("T3 change")) out.line(shown`cannot be approved: ${needs}`);
   return EXIT.ok;
 }
 
@@ -149,7 +150,7 @@ export async function approve(p: Parsed, out: Output, store: Store): Promise<num
     if (key) signApproval(file, key);
     await auditAppend(store, { actor, action: "approve", params: { plan: rv.sha256, stack: stack.name, maxTier: rv.maxTier, t3: rv.t3.map((c) => c.urn), signed: Boolean(key) }, output: "" });
     if (out.json) out.data({ approved: rv.sha256, actor, signed: Boolean(key), maxTier: rv.maxTier });
-    else out.line(`plan ${rv.sha256} approved by ${actor}${key ? " (signed)" : ""}: highest tier ${rv.maxTier}`);
+    else out.line(shown`plan ${rv.sha256} approved by ${actor}${key ? " (signed)" : ""}: highest tier ${rv.maxTier}`);
     return EXIT.ok;
   });
 }
@@ -171,7 +172,7 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
     // The rules hold at apply time too: the mode or the approval may have changed since.
     const why = refusalOf(rv, stack.cfg.mode as Mode, a.tokens);
     if (why) throw new Refused(why);
-    process.stderr.write(`demesne: applying plan ${rv.sha256.slice(0, 12)}… approved by ${a.actor}\n`);
+    note(shown`applying plan ${rv.sha256.slice(0, 12)}… approved by ${a.actor}`);
     // The same scope and pack as the preview: the plan was made for exactly these targets.
     // Progress goes to the person; the engine's own event log is what gets recorded. The plan was previewed
     // and approved, so the update runs it without a second preview (the engine still holds it to the plan).
@@ -187,7 +188,7 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
       output: events,
     });
     if (out.json) out.data({ plan: rv.sha256, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false });
-    else out.line(`apply of plan ${rv.sha256.slice(0, 12)}… ${status === 0 ? "succeeded" : `failed (pulumi exited ${status})`}; recorded ${rec?.batchId ?? "nothing"}${rec && !rec.complete ? " (incomplete)" : ""}`);
+    else out.line(`apply of plan ${rv.sha256.slice(0, 12)}… ${status === 0 ? "succeeded" : `failed (pulumi exited ${status})`}; recorded ${shown`${rec?.batchId ?? "nothing"}`}${rec && !rec.complete ? " (incomplete)" : ""}`);
     return status === 0 ? EXIT.ok : EXIT.refused;
   });
 }

@@ -11,7 +11,8 @@ import { DEFAULT_IGNORE_FILE, loadIgnoreRules } from "../state-model/drift/ignor
 import { probeHost, recordObservation, type HostObservation, type ObserveTarget } from "../state-model/observe/observe";
 import { str, type Parsed } from "./args";
 import { EXIT, UsageError } from "./exit";
-import { table, type Output } from "./output";
+import { esc, shown } from "./escape";
+import { note, table, type Output } from "./output";
 
 export const DRIFT_VALUED = ["stack", "host", "against", "ignore", "identity", "actor", "reason"];
 
@@ -69,7 +70,7 @@ export async function observe(p: Parsed, out: Output, store: Store, actor: strin
       const r = await recordObservation(store, o, actor);
       observations.push(o);
       n += 1;
-      process.stderr.write(`demesne: observed ${t.name} (${n}/${targets.length})${o.reachable ? "" : `: unreachable: ${o.error}`}\n`);
+      note(shown`observed ${t.name} (${n}/${targets.length})` + (o.reachable ? "" : shown`: unreachable: ${o.error}`));
       rows.push({
         host: t.name,
         reachable: o.reachable,
@@ -124,23 +125,24 @@ export async function drift(p: Parsed, out: Output, store: Store, actor: string)
     out.data({ stack: stack.name, source: report.source, summary: report.summary, notes: report.notes, findings });
   } else {
     const s = report.summary;
-    out.line(`drift of stack ${stack.name} against ${report.source}: ${s.findings} finding${s.findings === 1 ? "" : "s"} on ${s.hosts} host${s.hosts === 1 ? "" : "s"}` +
+    out.line(shown`drift of stack ${stack.name} against ${report.source}: ${s.findings} finding${s.findings === 1 ? "" : "s"} on ${s.hosts} host${s.hosts === 1 ? "" : "s"}` +
       ` (changed ${s.changed}, missing ${s.missing}, unexpected ${s.unexpected}, violations ${s.violations}, unreachable ${s.unreachable}, ignored ${s.ignored})`);
-    for (const n of report.notes) out.line(`  note: ${n}`);
+    for (const n of report.notes) out.line(shown`  note: ${n}`);
     for (const f of findings) out.line(formatFinding(f));
   }
   return findings.length ? EXIT.refused : EXIT.ok;
 }
 
-const brief = (v: unknown) => (v === null || v === undefined ? "-" : typeof v === "string" ? v : JSON.stringify(v));
+const brief = (v: unknown) => (v === null || v === undefined ? "-" : esc(v));
 
+/** A finding for people: host paths, observed values and the converge command all come from hosts or config, so each is escaped. */
 export function formatFinding(f: Finding): string {
   return [
-    `\n[${f.severity}] ${f.host} ${f.path.join(" ")}: ${f.change}${f.why ? ` — ${f.why}` : ""}`,
+    `\n${shown`[${f.severity}] ${f.host} ${f.path.join(" ")}: ${f.change}`}${f.why ? shown` — ${f.why}` : ""}`,
     `  desired:    ${brief(f.desired)}`,
     `  observed:   ${brief(f.observed)}`,
-    `  first seen: ${f.firstSeen ?? "now"}   tier to converge: ${f.tier ?? "-"}`,
-    `  converge:   ${f.converge}`,
+    shown`  first seen: ${f.firstSeen ?? "now"}   tier to converge: ${f.tier ?? "-"}`,
+    shown`  converge:   ${f.converge}`,
   ].join("\n");
 }
 
@@ -155,6 +157,6 @@ export async function bless(p: Parsed, out: Output, store: Store, actor: string)
     throw new UsageError((e as Error).message);
   }
   if (out.json) out.data(r);
-  else out.line(`baseline ${name} blessed by ${actor}: ${r.hosts.map((h) => `${h.host} (${h.facts} facts)`).join(", ")}`);
+  else out.line(shown`baseline ${name} blessed by ${actor}: ` + r.hosts.map((h) => shown`${h.host} (${h.facts} facts)`).join(", "));
   return EXIT.ok;
 }

@@ -10,17 +10,20 @@ import { IntegrityError, type Store } from "../state-model/db/store";
 import { erase } from "../state-model/erase";
 import { InputError } from "../state-model/ingest/errors";
 import { ingest } from "../state-model/ingest/ingest";
-import { KINDS, type Kind } from "../state-model/ingest/parse";
+import { checkNesting, KINDS, type Kind } from "../state-model/ingest/parse";
+import { decodeUtf8, DEFAULT_MAX_BYTES, parseSize, readInputFile, readInputStream } from "../state-model/ingest/read";
 import { asOf, changes, history } from "../state-model/queries";
-import { parseArgs, str, time, type Parsed } from "./args";
+import { parseIsoTime } from "../state-model/time";
+import { parseArgs, str, type Parsed } from "./args";
 import { bless, drift, DRIFT_VALUED, observe } from "./drift-commands";
 import { apply, APPLY_VALUED, approve, plan } from "./apply-commands";
 import { EXIT, Refused, UsageError } from "./exit";
-import { Output, table } from "./output";
+import { esc, escLines, safeJson, shown } from "./escape";
+import { note, Output, table } from "./output";
 
 const USAGE = `usage: demesne <command> [options] [--json]
 
-  ingest <file|->  [--stack S] [--kind events|preview|export|plan] [--update-id ID] [--valid-at T]
+  ingest <file|->  [--stack S] [--kind events|preview|export|plan] [--update-id ID] [--valid-at T] [--max-bytes N]
   fleet            [--valid-at T] [--known-at T] [--subject S]
   history <subject> [--attr A] [--valid-at T] [--known-at T]
   changes --from T1 --to T2 [--known-at T]
@@ -37,13 +40,33 @@ const USAGE = `usage: demesne <command> [options] [--json]
   db migrate              (as the schema owner; DATABASE_URL)
 
 Store: PostgreSQL when DATABASE_URL is set, else the embedded store in $DEMESNE_STATE_DIR (default .demesne).
+Times: an ISO-8601 date (2026-11-24) or date-time with a zone (2026-11-24T12:00:00Z), 1970–9999, or now.
 Exit codes: 0 ok, 1 refused or drift, 2 usage or input error, 3 integrity failure.`;
 
 const actorOf = (p: Parsed) => str(p, "actor") ?? process.env.DEMESNE_ACTOR ?? os.userInfo().username;
 
+/** A time flag: strict ISO-8601 within 1970–9999 (state-model/time.ts), or `now`; the error names the flag. */
+function time(p: Parsed, name: string): Date | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  if (v === "now") return new Date();
+  const t = parseIsoTime(v);
+  if (typeof t !== "number") throw new UsageError(`--${name}: '${esc(v.slice(0, 64))}' is ${t.error}; use e.g. 2026-11-24T12:00:00Z, 2026-11-24 or now`);
+  return new Date(t);
+}
+
+/** --max-bytes, else DEMESNE_INGEST_MAX_BYTES, else the default; a bad value names where it came from. */
+function maxBytesOf(p: Parsed): number {
+  const [from, v] = str(p, "max-bytes") !== undefined ? ["--max-bytes", str(p, "max-bytes")!] : ["DEMESNE_INGEST_MAX_BYTES", process.env.DEMESNE_INGEST_MAX_BYTES];
+  if (v === undefined || v === "") return DEFAULT_MAX_BYTES;
+  const n = parseSize(v);
+  if (n === undefined) throw new UsageError(`${from}: '${esc(v.slice(0, 64))}' is not a size (bytes, or with KiB, MiB or GiB: 256MiB)`);
+  return n;
+}
+
 async function withStore<T>(fn: (s: Store) => Promise<T>): Promise<T> {
   const store = await openFleetStore({
-    onWait: (pid) => process.stderr.write(`demesne: waiting for another demesne process (pid ${pid}) to finish with the store\n`),
+    onWait: (pid) => note(`waiting for another demesne process (pid ${pid}) to finish with the store`),
   });
   try {
     return await fn(store);
@@ -54,35 +77,24 @@ async function withStore<T>(fn: (s: Store) => Promise<T>): Promise<T> {
 
 type Handler = (p: Parsed, out: Output) => Promise<number>;
 
-/** All of stdin. Read as a stream: a synchronous read of a pipe another process holds open fails with EAGAIN. */
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 const commands: Record<string, { valued: string[]; booleans?: string[]; run: Handler }> = {
   ingest: {
-    valued: ["stack", "kind", "update-id", "valid-at", "actor"],
+    valued: ["stack", "kind", "update-id", "valid-at", "actor", "max-bytes"],
     run: async (p, out) => {
       const file = p.positional[0];
       if (!file || p.positional.length > 1) throw new UsageError("ingest takes one file (or - for stdin)");
       const kind = str(p, "kind");
       if (kind && !KINDS.includes(kind as Kind)) throw new UsageError(`--kind must be one of ${KINDS.join(", ")}`);
-      let text: string;
-      try {
-        text = file === "-" ? await readStdin() : fs.readFileSync(file, "utf8");
-      } catch (e) {
-        throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
       const at = time(p, "valid-at")?.getTime();
+      const max = maxBytesOf(p);
+      const text = decodeUtf8(file === "-" ? await readInputStream(process.stdin, max) : readInputFile(file, max));
       return withStore(async (store) => {
         const r = await ingest(store, text, {
           kind: kind as Kind | undefined,
           stack: str(p, "stack"),
           updateId: str(p, "update-id"),
           at,
-          onRecording: (k, n) => process.stderr.write(`demesne: recording ${n} fact changes from ${k} input in one transaction…\n`),
+          onRecording: (k, n) => note(`recording ${n} fact changes from ${k} input in one transaction…`),
         });
         const report = {
           kind: r.kind,
@@ -97,7 +109,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
         };
         if (out.json) out.data(report);
         else {
-          out.line(`${r.duplicate ? "already recorded" : "recorded"} ${r.kind}${r.updateId ? ` ${r.updateId}` : ""}${r.stack ? ` (stack ${r.stack})` : ""}${r.complete ? "" : " — INCOMPLETE (no summary: interrupted or failed)"}`);
+          out.line(`${r.duplicate ? "already recorded" : "recorded"} ${r.kind}${r.updateId ? shown` ${r.updateId}` : ""}${r.stack ? shown` (stack ${r.stack})` : ""}${r.complete ? "" : " — INCOMPLETE (no summary: interrupted or failed)"}`);
           out.line(`facts: ${r.factsAdded} added, ${r.factsClosed} superseded, ${r.factsUnchanged} unchanged`);
         }
         await auditAppend(store, { actor: actorOf(p), action: "ingest", params: { file: path.basename(file), ...report }, output: out.text() });
@@ -159,7 +171,12 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       try {
         value = JSON.parse(raw);
       } catch {
-        throw new UsageError(`<value-json>: '${raw.slice(0, 40)}' is not JSON (quote strings: '"text"')`);
+        throw new UsageError(`<value-json>: '${esc(raw.slice(0, 40))}' is not JSON (quote strings: '"text"')`);
+      }
+      try {
+        checkNesting(raw);
+      } catch (e) {
+        throw new UsageError(`<value-json>: ${(e as Error).message.replace(/^line \d+: /, "")}`);
       }
       return withStore(async (store) => {
         let r;
@@ -170,7 +187,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
           throw e;
         }
         if (out.json) out.data({ subject, attribute, batch: r.batchId, factsAdded: r.factsAdded, factsClosed: r.factsClosed });
-        else out.line(`corrected ${subject} ${attribute}: ${r.factsAdded} added, ${r.factsClosed} superseded (old versions stay visible as known then)`);
+        else out.line(shown`corrected ${subject} ${attribute}: ${r.factsAdded} added, ${r.factsClosed} superseded (old versions stay visible as known then)`);
         await auditAppend(store, { actor, action: "correct", params: { subject, attribute, key: str(p, "key") ?? "", reason }, output: out.text() });
         return EXIT.ok;
       });
@@ -187,7 +204,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       return withStore(async (store) => {
         const r = await erase(store, subject, actor, reason);
         if (out.json) out.data(r);
-        else out.line(r.erased ? `erased: the key of subject ${r.subjectRef} is destroyed; their data reads [erased]` : `nothing to erase: no personal data is recorded under subject ${r.subjectRef}`);
+        else out.line(r.erased ? shown`erased: the key of subject ${r.subjectRef} is destroyed; their data reads [erased]` : shown`nothing to erase: no personal data is recorded under subject ${r.subjectRef}`);
         await auditAppend(store, { actor, action: "erase", params: { subjectRef: r.subjectRef, reason, erased: r.erased }, output: out.text() });
         return r.erased ? EXIT.ok : EXIT.refused;
       });
@@ -246,7 +263,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
           if (!Number.isInteger(a.seq) || typeof a.hash !== "string") throw new Error("needs {seq, hash}");
           anchor = a;
         } catch (e) {
-          throw new UsageError(`--anchor ${file}: ${(e as Error).message}`);
+          throw new UsageError(`--anchor ${esc(file)}: ${(e as Error).message}`);
         }
       }
       return withStore(async (store) => {
@@ -284,17 +301,19 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   const json = rest.includes("--json");
   const out = new Output(json);
-  const fail = (code: number, kind: string, msg: string) => {
-    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: kind, message: msg, exitCode: code })}\n`);
-    else process.stderr.write(`demesne ${name ?? ""}: ${msg}\n`);
+  // An error message may echo input (a flag's value, a subject, a field of the input): escaped whole, so it
+  // stays one line; the usage text, which is ours, follows it as is.
+  const fail = (code: number, kind: string, msg: string, usage = "") => {
+    if (json) process.stdout.write(`${safeJson({ ok: false, error: kind, message: msg, exitCode: code })}\n`);
+    else process.stderr.write(`demesne ${esc(name ?? "")}: ${esc(msg)}\n${usage}`);
     return code;
   };
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(`${USAGE}\n`);
     return name ? EXIT.ok : EXIT.usage;
   }
-  const cmd = commands[name];
-  if (!cmd) return fail(EXIT.usage, "usage", `unknown command '${name}'\n${USAGE}`);
+  const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!cmd) return fail(EXIT.usage, "usage", `unknown command '${name}'`, `${USAGE}\n`);
   if (rest.includes("--help") || rest.includes("-h")) {
     // The usage lines of this command (and the shared notes), so `demesne <command> --help` always works.
     const lines = USAGE.split("\n").filter((l) => l.trimStart().startsWith(`${name} `) || l.trim() === name);
@@ -321,7 +340,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
-      process.stderr.write(`demesne: ${(e as Error).message}\n`);
+      process.stderr.write(`demesne: ${escLines(String((e as Error).message))}\n`);
       process.exit(EXIT.usage);
     },
   );

@@ -15,6 +15,33 @@ export interface Doc {
 
 const lineAt = (text: string, offset: number) => text.slice(0, offset).split("\n").length;
 
+/** Deepest nesting of arrays and objects accepted; far beyond any engine output, and far below a stack overflow. */
+export const MAX_DEPTH = 64;
+
+/**
+ * Refuses JSON nested deeper than MAX_DEPTH, naming the line, before any recursive parser or mapper sees it.
+ * One pass without recursion from `start` (the offset of line `firstLine`); brackets inside strings do not
+ * count, and no string spans a line break (JSON has none), so a stray quote cannot hide what follows.
+ */
+export function checkNesting(text: string, start = 0, firstLine = 1): void {
+  let depth = 0;
+  let line = firstLine;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      line++;
+      inString = false;
+    } else if (inString) {
+      if (c === 92 && text.charCodeAt(i + 1) !== 10) i++; // a backslash escapes the next character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > MAX_DEPTH) throw new InputError(line, undefined, `nested deeper than ${MAX_DEPTH} levels`);
+    } else if ((c === 125 || c === 93) && depth > 0) depth--;
+  }
+}
+
 function strictJson(text: string, firstLine: number): { value: unknown; tree: Node } {
   const errors: ParseError[] = [];
   const tree = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
@@ -38,6 +65,7 @@ export function parseInput(text: string, want?: Kind): Doc {
   const lines = text.split("\n");
   const first = lines.findIndex((l) => l.trim().startsWith("{"));
   if (first < 0) throw new InputError(undefined, undefined, "no JSON found: expected engine events, a preview, a stack export or a plan");
+  checkNesting(text, lines.slice(0, first).reduce((n, l) => n + l.length + 1, 0), first + 1);
   const firstLine = lines[first]!.trim();
   let looksNdjson = false;
   try {
