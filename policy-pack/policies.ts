@@ -2,6 +2,7 @@ import type { DemesnePolicy } from "./lib/metadata";
 import { configureOnly } from "./policies/configure-only";
 import { contentBoundApprovals } from "./policies/content-bound-approvals";
 import { edgeFirewall } from "./policies/edge-firewall";
+import { effectiveAccess } from "./policies/effective-access";
 import { hostFirewallDefaultDeny } from "./policies/host-firewall-default-deny";
 import { hostTypeGatesActuation } from "./policies/host-type-gates-actuation";
 import { imagesPinnedByDigest } from "./policies/images-pinned-by-digest";
@@ -23,6 +24,7 @@ export const POLICIES: DemesnePolicy[] = [
     noPublicManagementPorts,
     providerKeysOnlyInGateway,
     tailnetSegmentation,
+    effectiveAccess,
     tailnetTestsPass,
     tailnetAuthKeys,
     edgeFirewall,

@@ -30,7 +30,8 @@ export function loadStackFile(file: string): StackConfig {
     const services = (plain.services ?? []) as { kind: keyof typeof BUILTIN_SECRETS; models?: { providerKey: string }[]; secretEnv?: Record<string, string> }[];
     const named = new Set([...services.flatMap((s) => BUILTIN_SECRETS[s.kind] ?? []), "coolifyRootPassword",
         ...services.flatMap((s) => Object.values(s.secretEnv ?? {}).filter((r) => r.startsWith("secret:")).map((r) => r.slice(7)))]);
-    const stand = (names: Iterable<string>) => JSON.stringify(Object.fromEntries([...names].map((n) => [n, "(not read)"])));
+    // Distinct stand-ins: checks that compare secret values (a provider key reused elsewhere) see no false match.
+    const stand = (names: Iterable<string>) => JSON.stringify(Object.fromEntries([...names].map((n) => [n, `(not read: ${n})`])));
     const secrets: Record<string, string> = {
         sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\n(not read)\n-----END OPENSSH PRIVATE KEY-----\n",
         providerKeys: stand(services.flatMap((s) => (s.models ?? []).map((m) => m.providerKey))),

@@ -38,6 +38,10 @@ export class Host extends pulumi.ComponentResource {
         this.registerOutputs({
             address: args.host.address,
             hostType: args.host.hostType,
+            // The effective-access policy needs where SSH listens and whether an edge firewall should guard the host.
+            sshPort: args.host.sshPort,
+            publicIp: args.host.publicIp ?? null,
+            edgeFirewall: args.host.edgeFirewall,
             layers: Object.fromEntries(Object.entries(this.layers).map(([layer, a]) => [layer, {
                 stepClass: a.stepClass, tiers: STEP_CLASSES[a.stepClass], contentHash: a.contentHash, changed: a.changed,
             }])),

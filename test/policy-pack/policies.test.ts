@@ -125,6 +125,14 @@ export const CASES: Record<string, Case[]> = {
         { name: "a * destination", mutate: (rs) => editAcl(rs, (p) => void p.grants.push({ src: ["group:admins"], dst: ["*"], ip: ["*"] })), expect: /^tailnet-policy: grant \d+ has destination "\*"$/ },
         { name: "tests that no longer deny agents SSH", mutate: (rs) => editAcl(rs, (p) => void (p.tests = p.tests.filter((t) => (t as { src: string }).src !== "tag:agent"))), expect: "tailnet-policy: the policy's tests do not assert that tag:agent is denied tag:aihost:22" },
     ],
+    "effective-access": [
+        { name: "a team grant on SSH", mutate: (rs) => editAcl(rs, (p) => void p.grants.push({ src: ["tag:team"], dst: ["tag:aihost"], ip: ["tcp:22"] })), expect: "tag:team reaches SSH on control-1 (port 22, tailnet): SSH is for admins only" },
+        { name: "a team grant on a port Coolify is served on", mutate: (rs) => editAcl(rs, (p) => void p.grants.push({ src: ["tag:team"], dst: ["tag:aihost"], ip: ["tcp:8000-9000"] })), expect: "tag:team reaches the Coolify dashboard (admin only) on control-1 (port 8443, serve): only team-tier services are for the team" },
+        { name: "an agent grant through autogroup:member's opposite, a * source", mutate: (rs) => editAcl(rs, (p) => void p.grants.push({ src: ["*"], dst: ["tag:aihost"], ip: ["tcp:443"] })), expect: 'tag:agent reaches service "chat" on control-1 (port 443, serve): agent may reach nothing on the servers' },
+        { name: "IPv6 SSH from anywhere through the host firewall", mutate: (rs) => editStep(find(rs, CMD, "control-1-firewall"), (s) => void (s.params.USER6_RULES = s.params.USER6_RULES!.replace("### RULES ###\n", "### RULES ###\n-A ufw6-user-input -p tcp --dport 22 -s ::/0 -j ACCEPT\n"))), expect: "the internet (IPv6) reaches SSH on control-1 (port 22, public): ::/0 is every IPv6 address: name the range people connect from" },
+        { name: "a container published on every address", mutate: (rs) => editCompose(chat(rs), (c) => void (c.services["open-webui"]!.ports = ["0.0.0.0:3000:8080"])), expect: 'the internet (IPv6) reaches service "chat" on control-1 (port 3000, public): from the internet only SSH may be reachable' },
+        { name: "the edge firewall left out", mutate: (rs) => void rs.splice(rs.findIndex((r) => r.type === PROVIDER_TYPES.ovhFirewall), 1), expect: "the internet (IPv4) reaches SSH on control-1 (port 22, public): the host has an edge firewall, but it does not limit SSH to the admin ranges" },
+    ],
     "tailnet-tests-pass": [
         { name: "a test Tailscale would reject on save", mutate: (rs) => editAcl(rs, (p) => void p.tests.push({ src: "tag:team", accept: ["tag:aihost:5432"] })), expect: "tailnet-policy: test fails: tag:team should reach tag:aihost:5432 but no grant allows it" },
     ],
