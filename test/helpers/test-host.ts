@@ -154,28 +154,34 @@ export async function startTestHost(name: string): Promise<TestHost> {
     const hostPattern = info.port === 22 ? info.address : `[${info.address}]:${info.port}`;
     writeFileSync(knownHostsFile, `${hostPattern} ${info.hostKey}\n`);
 
+    return bindTestHost({ ...info, rootfs, knownHostsFile });
+}
+
+/** A host's facts without its methods: what JSON keeps of a TestHost. */
+export type TestHostData = Omit<TestHost, "exec" | "writeFile" | "ssh" | "stop">;
+
+/** The methods over a host's facts; also for a host that another process brought up and printed. */
+export function bindTestHost(data: TestHostData): TestHost {
     const exec = (cmd: string, opts: { input?: string; timeoutMs?: number } = {}) =>
-        runCommand("bash", [TESTHOST_SH, "exec", String(info.index), "--", "bash", "-c", cmd], { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
+        runCommand("bash", [TESTHOST_SH, "exec", String(data.index), "--", "bash", "-c", cmd], { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
 
     return {
-        ...info,
-        rootfs,
-        knownHostsFile,
+        ...data,
         exec,
         async writeFile(filePath: string, content: string, mode = 0o644) {
             const p = shellQuote(filePath);
             const r = await exec(`mkdir -p -- "$(dirname -- ${p})" && cat > ${p} && chmod ${mode.toString(8)} -- ${p}`, { input: content });
-            if (r.code !== 0) throw failure(`writing ${filePath} on ${name}`, r);
+            if (r.code !== 0) throw failure(`writing ${filePath} on ${data.name}`, r);
         },
         ssh(user: string, keyPath: string, remoteCommand: string, opts: SshOptions = {}) {
             const args = [
-                "-F", "none", "-i", keyPath, "-p", String(info.port),
+                "-F", "none", "-i", keyPath, "-p", String(data.port),
                 "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
-                "-o", `UserKnownHostsFile=${opts.knownHostsFile ?? knownHostsFile}`, "-o", "GlobalKnownHostsFile=/dev/null",
-                "-o", "ConnectTimeout=5", `${user}@${info.address}`, remoteCommand,
+                "-o", `UserKnownHostsFile=${opts.knownHostsFile ?? data.knownHostsFile}`, "-o", "GlobalKnownHostsFile=/dev/null",
+                "-o", "ConnectTimeout=5", `${user}@${data.address}`, remoteCommand,
             ];
             return runCommand("ssh", args, { input: opts.input, timeoutMs: opts.timeoutMs ?? 30_000 });
         },
-        stop: () => stopTestHost(info.index),
+        stop: () => stopTestHost(data.index),
     };
 }
