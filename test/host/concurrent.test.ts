@@ -2,10 +2,11 @@
 // the suite, or two checkouts, bring them up) take their own index, address, veth and namespace, answer only
 // on their own address, and one's teardown, or its process dying, leaves the other one up.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { bindTestHost, startTestHost, type TestHost, type TestHostData } from "../helpers/test-host";
+import { bindTestHost, runCommand, startTestHost, type TestHost, type TestHostData } from "../helpers/test-host";
+import { tempDir } from "../helpers/tools";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const LEASES = "/run/demesne-testhost";
@@ -126,5 +127,35 @@ describe("two runs at once", { timeout: 180_000 }, () => {
             await next.stop();
         }
         await release(alive);
+    });
+});
+
+describe("two runs asking for the rootfs at once", () => {
+    it("build it once under the lock, into a directory renamed into place complete, and both get that path; a killed build's leftovers go", async () => {
+        const dir = tempDir("rootfs-race");
+        // A stand-in debootstrap that counts its runs and takes a while, so that the second run arrives mid-build.
+        const bin = path.join(dir, "bin");
+        mkdirSync(bin);
+        writeFileSync(path.join(bin, "debootstrap"), [
+            "#!/usr/bin/env bash",
+            "while [[ $1 == --* ]]; do shift; done",
+            'echo run >> "$FAKE_DEBOOTSTRAP_RUNS"',
+            'mkdir -p "$2/etc" && sleep 2 && echo stand-in > "$2/etc/marker"',
+        ].join("\n") + "\n");
+        chmodSync(path.join(bin, "debootstrap"), 0o755);
+        const cache = path.join(dir, "cache");
+        mkdirSync(path.join(cache, "rootfs", ".build-killed", "root"), { recursive: true });
+        const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DEMESNE_CACHE_DIR: cache, FAKE_DEBOOTSTRAP_RUNS: path.join(dir, "runs") };
+        const script = path.join(__dirname, "rootfs.sh");
+        const [one, two] = await Promise.all([runCommand("bash", [script], { env }), runCommand("bash", [script], { env })]);
+        expect(one.code, one.stderr).toBe(0);
+        expect(two.code, two.stderr).toBe(0);
+        const built = one.stdout.trim();
+        expect(two.stdout.trim()).toBe(built);
+        expect(readFileSync(path.join(dir, "runs"), "utf8")).toBe("run\n");
+        expect(`${one.stderr}${two.stderr}`).toContain("waiting for it");
+        expect(readFileSync(path.join(built, "etc", "marker"), "utf8")).toBe("stand-in\n");
+        expect(existsSync(path.join(built, ".complete"))).toBe(true);
+        expect(readdirSync(path.join(cache, "rootfs")).filter((f) => f.startsWith(".build-"))).toEqual([]);
     });
 });

@@ -4,6 +4,8 @@
 # the lower layer of each test host's overlay. Prints the directory. The test host has no network, so the
 # list includes the baseline layer's packages (BASELINE_PACKAGES in components/host/layers.ts; a test checks).
 #   test/host/rootfs.sh            build if missing (progress on stderr), print the path
+# Two runs may ask at once: one builds under a lock on the cache while the other waits, into a temporary
+# directory renamed into place complete, so the path printed is never half-built.
 set -euo pipefail
 
 PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep,ca-certificates,curl,jq,unattended-upgrades
@@ -16,11 +18,18 @@ log() { printf '[rootfs] %s\n' "$*" >&2; }
 [[ $(id -u) == 0 ]] || { log "error: building the test host needs root (debootstrap, overlay mounts, network namespaces)"; exit 1; }
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
-flock 9
+flock -n 9 || { log "another run holds the rootfs cache (a build takes about a minute); waiting for it"; flock 9; }
 if [[ -f $DIR/.complete ]]; then
   echo "$DIR"
   exit 0
 fi
+# Every build holds the lock, so a build directory here is what a killed one left; debootstrap may have left
+# /proc and /sys mounted in it.
+for old in "$CACHE"/.build-*; do
+  [[ -d $old ]] || continue
+  { findmnt -rn -o TARGET | grep -F -- "$old/" || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$old"
+done
 command -v debootstrap >/dev/null || { log "error: debootstrap is missing: apt-get install -y debootstrap"; exit 1; }
 
 # The mirror apt uses here (deb822 .sources first, then one-line sources.list).
@@ -40,14 +49,15 @@ fi
 [[ -n $mirror ]] || log "no apt source for $SUITE in /etc/apt: using debootstrap's default mirror for it"
 
 tmp=$(mktemp -d "$CACHE/.build-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf --one-file-system "$tmp"' EXIT
 log "debootstrap $SUITE ($PACKAGES) into the cache; about a minute"
 start=$SECONDS
 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp/root" ${mirror:+"$mirror"} >"$tmp/log" 2>&1 ||
   { tail -n 20 "$tmp/log" >&2; log "error: debootstrap failed"; exit 1; }
 rm -rf "$tmp/root/var/cache/apt/archives/"*.deb
-rm -rf "$DIR"
-mv "$tmp/root" "$DIR"
-touch "$DIR/.complete"
+touch "$tmp/root/.complete"
+# Only an old-style leftover can be here without .complete: nobody can be using it.
+rm -rf --one-file-system "$DIR"
+mv -T "$tmp/root" "$DIR"
 log "built in $((SECONDS - start))s: $DIR"
 echo "$DIR"
