@@ -3,9 +3,13 @@
 // on their own address, and one's teardown, or its process dying, leaves the other one up.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { bindTestHost, runCommand, startTestHost, type TestHost, type TestHostData } from "../helpers/test-host";
+import { freePort, startPostgres } from "../helpers/postgres-server";
 import { tempDir } from "../helpers/tools";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -157,5 +161,64 @@ describe("two runs asking for the rootfs at once", () => {
         expect(readFileSync(path.join(built, "etc", "marker"), "utf8")).toBe("stand-in\n");
         expect(existsSync(path.join(built, ".complete"))).toBe(true);
         expect(readdirSync(path.join(cache, "rootfs")).filter((f) => f.startsWith(".build-"))).toEqual([]);
+    });
+});
+
+/** SELECT 1 through the admin URL: whether that server answers. */
+async function answers(url: string): Promise<boolean> {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+    try {
+        await c.connect();
+        return (await c.query("SELECT 1 AS one")).rows[0]?.one === 1;
+    } catch {
+        return false;
+    } finally {
+        await c.end().catch(() => undefined);
+    }
+}
+
+describe("two runs starting PostgreSQL at once", { timeout: 120_000 }, () => {
+    it("each gets its own cluster and port; a port taken between its pick and the bind is picked again", async () => {
+        const taken = net.createServer();
+        await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+        const busy = (taken.address() as net.AddressInfo).port;
+        let picks = 0;
+        try {
+            // The first pick is a port another process holds, as when a parallel run binds it first.
+            const [one, two] = await Promise.all([
+                startPostgres({ pickPort: async () => (picks++ === 0 ? busy : freePort()) }),
+                startPostgres(),
+            ]);
+            const port = (u: string) => new URL(u).port;
+            expect(picks).toBe(2);
+            expect(port(one.adminUrl)).not.toBe(String(busy));
+            expect(port(one.adminUrl)).not.toBe(port(two.adminUrl));
+            expect(await answers(one.adminUrl)).toBe(true);
+            one.stop();
+            expect(await answers(one.adminUrl)).toBe(false);
+            expect(await answers(two.adminUrl)).toBe(true);
+            two.stop();
+        } finally {
+            taken.close();
+        }
+    });
+
+    it("a cluster whose run died is stopped and removed by the next start", async () => {
+        const orphan = await startPostgres();
+        // The owner file of the dir the socket lives in; a pid with a start time no live process has.
+        const port = new URL(orphan.adminUrl).port;
+        const owned = readdirSync(os.tmpdir()).map((d) => path.join(os.tmpdir(), d))
+            .filter((d) => path.basename(d).startsWith("demesne-pg-") && existsSync(path.join(d, `.s.PGSQL.${port}`)));
+        expect(owned).toHaveLength(1);
+        writeFileSync(path.join(owned[0]!, "owner"), `${process.pid} 1\n`);
+        expect(await answers(orphan.adminUrl)).toBe(true);
+        const next = await startPostgres();
+        try {
+            expect(existsSync(owned[0]!)).toBe(false);
+            expect(await answers(orphan.adminUrl)).toBe(false);
+            expect(await answers(next.adminUrl)).toBe(true);
+        } finally {
+            next.stop();
+        }
     });
 });
