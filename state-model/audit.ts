@@ -4,6 +4,7 @@ import { IntegrityError } from "./db/store";
 import { canonicalJson } from "../components/model/hash";
 import { dataSubjectOf } from "./facts/personal";
 import { redactSecrets } from "./facts/redact";
+import { verifyFacts, type FactsVerified } from "./facts/binding";
 
 /**
  * The audit log: an append-only hash chain. Each entry hashes the previous hash and the canonical JSON of
@@ -61,7 +62,11 @@ function storedParams(p: Record<string, unknown>): unknown {
   return scrub(redactSecrets(p));
 }
 
-async function appendIn(tx: Queryable, e: AuditEntry): Promise<Anchor> {
+/**
+ * Appends inside the caller's transaction (the writer binds a batch in the batch's own transaction). With
+ * `verbatim`, params are stored as given: a binding's digest must not pass through the redaction rules.
+ */
+export async function auditAppendIn(tx: Queryable, e: AuditEntry, opts: { verbatim?: boolean } = {}): Promise<Anchor> {
   await tx.query("SELECT pg_advisory_xact_lock($1)", [AUDIT_LOCK]);
   const head = await tx.query<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
   const prev = head.rows[0] ? { seq: Number(head.rows[0].seq), hash: head.rows[0].hash } : { seq: 0, hash: GENESIS };
@@ -71,7 +76,7 @@ async function appendIn(tx: Queryable, e: AuditEntry): Promise<Anchor> {
     at: new Date().toISOString(),
     actor: e.actor,
     action: e.action,
-    params: JSON.parse(canonicalJson(storedParams(e.params))) as unknown,
+    params: JSON.parse(canonicalJson(opts.verbatim ? e.params : storedParams(e.params))) as unknown,
     output_sha256: createHash("sha256").update(out).digest("hex"),
     output_len: out.length,
   };
@@ -90,7 +95,7 @@ async function appendIn(tx: Queryable, e: AuditEntry): Promise<Anchor> {
  */
 export async function auditAppend(store: Store, e: AuditEntry): Promise<Anchor | undefined> {
   try {
-    return await store.transaction((tx) => appendIn(tx, e));
+    return await store.transaction((tx) => auditAppendIn(tx, e));
   } catch (err) {
     process.stderr.write(`demesne: warning: could not append to the audit log (${e.action}): ${(err as Error).message}\n`);
     return undefined;
@@ -103,12 +108,16 @@ export async function auditHead(db: Queryable): Promise<Anchor> {
   return r.rows[0] ? { seq: Number(r.rows[0].seq), hash: r.rows[0].hash } : { seq: 0, hash: GENESIS };
 }
 
-export interface VerifyResult {
+export interface VerifyResult extends FactsVerified {
   entries: number;
   head: Anchor;
 }
 
-/** Walks the whole chain; with an anchor, also checks the chain still holds it. Throws IntegrityError. */
+/**
+ * Walks the whole chain; with an anchor, also checks the chain still holds it; then recomputes every batch's
+ * binding from the stored facts (facts/binding.ts), so facts changed behind the recorder's back fail too.
+ * Throws IntegrityError naming the entry or the batch.
+ */
 export async function auditVerify(db: Queryable, anchor?: Anchor): Promise<VerifyResult> {
   const r = await db.query<Row>(
     `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, actor, action, params,
@@ -132,5 +141,7 @@ export async function auditVerify(db: Queryable, anchor?: Anchor): Promise<Verif
   if (anchor && anchor.seq > 0 && !anchorSeen) {
     throw new IntegrityError(`audit log: the anchor names entry ${anchor.seq}, but the log ends at ${expect - 1}: its tail was removed`);
   }
-  return { entries: expect - 1, head: { seq: expect - 1, hash: prev } };
+  const facts = await verifyFacts(db, r.rows.map((row) => ({ seq: Number(row.seq), action: row.action, params: row.params })));
+  if (facts.problems.length) throw new IntegrityError(`facts: ${facts.problems.join("\nfacts: ")}`);
+  return { entries: expect - 1, head: { seq: expect - 1, hash: prev }, ...facts.verified };
 }

@@ -1,9 +1,10 @@
 import type { Queryable } from "../db/store";
 import type { Op, Piece } from "./timeline";
 
-/** A stored piece of a fact's current history, with its row id (to supersede it). */
+/** A stored piece of a fact's current history, with its row id (to supersede it) and when it was recorded (ms). */
 export interface Stored extends Piece {
   id: number;
+  recordedFrom: number;
 }
 
 /** One fact of a batch: its identity and the batch's ops on it, in input order. */
@@ -51,19 +52,20 @@ export async function readCurrent(
     await setAll(["off", "off", "64MB"]);
   }
   // Settled facts come back as one array of their positions, the rest as their current pieces.
-  const r = await tx.query<{ ord: string | null; hits: string[] | null; fact_id: string; value: unknown; vf: number; vt: number | null }>(
+  const r = await tx.query<{ ord: string | null; hits: string[] | null; fact_id: string; value: unknown; vf: number; vt: number | null; rf: number }>(
     `WITH j AS MATERIALIZED (
-       SELECT k.ord, f.fact_id, f.value, f.valid_from, f.valid_to,
+       SELECT k.ord, f.fact_id, f.value, f.valid_from, f.valid_to, f.recorded_from,
               coalesce(k.at IS NOT NULL AND f.valid @> to_timestamp(k.at / 1000.0) AND f.value = k.val, false) AS hit
          FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::float8[]), jsonb_array_elements($5::jsonb))
                 WITH ORDINALITY AS k(s, a, v, at, val, ord)
          JOIN fact f ON ${scan ? "" : "f.fact_key = demesne_fact_key(k.s, k.a, k.v) AND "}f.recorded_to = 'infinity'
                     AND f.subject = k.s AND f.attribute = k.a AND f.value_key = k.v)
      SELECT ord, NULL::bigint[] AS hits, fact_id, value, (extract(epoch FROM valid_from) * 1000)::float8 AS vf,
-            CASE WHEN valid_to = 'infinity' THEN NULL ELSE (extract(epoch FROM valid_to) * 1000)::float8 END AS vt
+            CASE WHEN valid_to = 'infinity' THEN NULL ELSE (extract(epoch FROM valid_to) * 1000)::float8 END AS vt,
+            (extract(epoch FROM recorded_from) * 1000)::float8 AS rf
        FROM j WHERE NOT hit
      UNION ALL
-     SELECT NULL, array_agg(ord), NULL, NULL, NULL, NULL FROM j WHERE hit`,
+     SELECT NULL, array_agg(ord), NULL, NULL, NULL, NULL, NULL FROM j WHERE hit`,
     [
       groups.map((g) => g.subject),
       groups.map((g) => g.attribute),
@@ -75,7 +77,7 @@ export async function readCurrent(
   );
   for (const row of r.rows) {
     if (row.ord === null) for (const o of row.hits ?? []) unchanged.add(Number(o) - 1);
-    else pieces[Number(row.ord) - 1]!.push({ id: Number(row.fact_id), from: Number(row.vf), to: toMs(row.vt), value: row.value });
+    else pieces[Number(row.ord) - 1]!.push({ id: Number(row.fact_id), from: Number(row.vf), to: toMs(row.vt), value: row.value, recordedFrom: Number(row.rf) });
   }
   if (was) await setAll(was);
   // A fact settled in the database needs none of its other pieces either.

@@ -1,4 +1,6 @@
 import type { Queryable, Store } from "../db/store";
+import { auditAppendIn } from "../audit";
+import { addedLine, batchLine, BIND_ACTION, canonicalValue, closedLine, digestOf, vertexLine, type BatchBinding } from "./binding";
 import { PersonalData, dataSubjectOf, mayNamePerson } from "./personal";
 import { redactSecrets } from "./redact";
 import { readCurrent, type Group } from "./current";
@@ -12,6 +14,9 @@ const CHUNK = 2_000;
 const ATTEMPTS = 3;
 
 const keyOf = (s: string, a: string, k: string) => `${s}\u0000${a}\u0000${k}`;
+const finite = (ms: number) => (Number.isFinite(ms) ? ms : null);
+/** A time as the store keeps it (µs) and reads it back in ms: what verify will see. */
+const asStored = (ms: number) => (Number.isFinite(ms) ? Math.round(ms * 1000) / 1000 : ms);
 
 /** Identifiers are never personal data: an e-mail inside one becomes its pseudonymous subject ref. */
 async function pseudonymise(pd: PersonalData, id: string): Promise<string> {
@@ -42,10 +47,18 @@ export async function recordBatch(store: Store, input: BatchInput): Promise<Batc
 async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult> {
   return store.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
-    const seen = await tx.query<{ id: string }>("SELECT id FROM batch WHERE input_sha256 = $1", [input.inputSha256]);
-    if (seen.rows[0]) {
-      return { batchId: seen.rows[0].id, duplicate: true, factsAdded: 0, factsClosed: 0, factsUnchanged: input.ops.length };
+    // T, the batch's recorded time, finds its closings and vertices again when verify recomputes its binding:
+    // no two batches may share it.
+    const seen = await tx.query<{ id: string | null; t: number; taken: boolean }>(
+      `SELECT (SELECT id FROM batch WHERE input_sha256 = $1) AS id, (extract(epoch FROM now()) * 1000)::float8 AS t,
+              EXISTS (SELECT 1 FROM batch WHERE recorded_at = now()) AS taken`,
+      [input.inputSha256],
+    );
+    if (seen.rows[0]!.id) {
+      return { batchId: seen.rows[0]!.id, duplicate: true, factsAdded: 0, factsClosed: 0, factsUnchanged: input.ops.length };
     }
+    if (seen.rows[0]!.taken) throw Object.assign(new Error("another batch was recorded at the same instant"), { code: "40001" });
+    const T = Number(seen.rows[0]!.t);
     const batchId = `${input.kind}-${input.inputSha256.slice(0, 16)}`;
     const pd = new PersonalData(tx);
 
@@ -90,12 +103,16 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
     // A vertex new in this batch has no facts yet (a fact needs its vertex; vertices are never deleted, and
     // writers take turns): its facts skip the read of what is known.
     const fresh = new Set<string>();
+    const lines: string[] = [];
     if (vIds.length) {
-      const made = await tx.query<{ id: string }>(
-        "INSERT INTO vertex (id, kind) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO NOTHING RETURNING id",
+      const made = await tx.query<{ id: string; kind: string }>(
+        "INSERT INTO vertex (id, kind) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO NOTHING RETURNING id, kind",
         [vIds, vKinds],
       );
-      for (const r of made.rows) fresh.add(r.id);
+      for (const r of made.rows) {
+        fresh.add(r.id);
+        lines.push(vertexLine(r.id, r.kind, T));
+      }
     }
 
     if (input.retractMissing) {
@@ -127,7 +144,10 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
       const next = applyOps(prev, g.ops);
       const d = diffPieces(prev, next);
       if (d.close.length === 0 && d.add.length === 0) unchanged += 1;
-      for (const p of d.close) close.push(p.id);
+      for (const p of d.close) {
+        close.push(p.id);
+        lines.push(closedLine({ subject: g.subject, attribute: g.attribute, key: g.key, vf: p.from, vt: finite(p.to), rf: p.recordedFrom, rt: T }));
+      }
       for (const p of d.add) {
         add.s.push(g.subject);
         add.a.push(g.attribute);
@@ -135,6 +155,10 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
         add.v.push(JSON.stringify(p.value));
         add.f.push(p.from);
         add.t.push(Number.isFinite(p.to) ? p.to : null);
+        lines.push(addedLine({
+          batch: batchId, subject: g.subject, attribute: g.attribute, key: g.key, vf: asStored(p.from), vt: finite(asStored(p.to)), rf: T,
+          value: canonicalValue(add.v[add.v.length - 1]!), actor: input.actor ?? null, reason: input.reason ?? null,
+        }));
       }
     }
     for (let i = 0; i < close.length; i += CHUNK) {
@@ -156,6 +180,13 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [batchId, input.inputSha256, input.kind, input.stack ?? null, input.updateId ?? null, input.complete, add.s.length, close.length],
     );
+    lines.push(batchLine({
+      id: batchId, sha: input.inputSha256, kind: input.kind, stack: input.stack ?? null, update: input.updateId ?? null,
+      complete: input.complete, added: add.s.length, closed: close.length, at: T,
+    }));
+    // The binding commits with the batch or not at all (ADR 0013).
+    const binding: BatchBinding = { batch: batchId, recordedAt: T, facts: add.s.length, closed: close.length, vertices: fresh.size, digest: digestOf(lines) };
+    await auditAppendIn(tx, { actor: input.actor ?? "recorder", action: BIND_ACTION, params: { ...binding }, output: "" }, { verbatim: true });
     return { batchId, duplicate: false, factsAdded: add.s.length, factsClosed: close.length, factsUnchanged: unchanged };
   });
 }
