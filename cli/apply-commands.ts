@@ -1,7 +1,8 @@
 // `demesne plan`, `demesne approve`, `demesne apply`: the dry run, a person's approval bound to that plan's
 // sha256, and exactly that plan applied — each refusal recorded in the audit log with its reason.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { approvalMessage } from "../components/actuator/steps";
 import { sha256Hex } from "../components/model/hash";
@@ -15,6 +16,7 @@ import {
 } from "../state-model/apply/approval";
 import { LayerError, layerTargets, type LayerScope } from "../state-model/apply/layer-targets";
 import { PlanError, reviewPlan, type PlanReview } from "../state-model/apply/plan-review";
+import { ApprovalRefused, consumeApproval, recordApproval, recordedApproval } from "../state-model/apply/records";
 import { str, type Parsed } from "./args";
 import { stackOf, type Stack } from "./drift-commands";
 import { EXIT, Refused, UsageError } from "./exit";
@@ -50,14 +52,36 @@ function scopeOf(p: Parsed, stack: Stack): Scope {
 
 const scopeArgs = (s: Scope) => [...s.targets.flatMap((t) => ["--target", t]), ...s.replaces.flatMap((t) => ["--target-replace", t])];
 
+const NO_PULUMI = "pulumi is not on PATH: install it, or build it from Go modules with `npm run toolchain` and put `scripts/toolchain.sh --print-path` on PATH";
+
+/** Whether `pulumi` can be run, asked before an apply uses up its approval. */
+function pulumiOnPath(): boolean {
+  return (process.env.PATH ?? "").split(path.delimiter).filter(Boolean).some((dir) => {
+    try {
+      accessSync(path.join(dir, "pulumi"), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Runs the real `pulumi` with its progress on our stderr; a missing CLI says how to get one. */
 function pulumi(args: string[]): number {
   // PULUMI_DEBUG_COMMANDS enables --event-log (as the Automation API does); nothing else changes.
   const r = spawnSync("pulumi", args, { stdio: ["ignore", 2, 2], env: { ...process.env, PULUMI_DEBUG_COMMANDS: "true" } });
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
-    throw new UsageError("pulumi is not on PATH: install it, or build it from Go modules with `npm run toolchain` and put `scripts/toolchain.sh --print-path` on PATH");
-  }
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") throw new UsageError(NO_PULUMI);
   return r.status ?? 1;
+}
+
+/** The store's refusal of an approval, as the CLI's (exit 1, an audit entry with the reason). */
+async function recorded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ApprovalRefused) throw new Refused(e.message);
+    throw e;
+  }
 }
 
 function review(text: string, stack: Stack): PlanReview {
@@ -143,13 +167,19 @@ export async function approve(p: Parsed, out: Output, store: Store): Promise<num
     const meta = existsSync(planMetaFile(rv.sha256)) ? (JSON.parse(readFileSync(planMetaFile(rv.sha256), "utf8")) as Partial<Scope>) : {};
     const a: Approval = {
       plan: rv.sha256, stack: stack.name, actor, at: new Date().toISOString(), mode: stack.cfg.mode, tokens,
-      targets: meta.targets ?? [], replaces: meta.replaces ?? [],
+      targets: meta.targets ?? [], replaces: meta.replaces ?? [], nonce: randomBytes(16).toString("hex"),
     };
-    const file = writeApproval(a);
+    const { file, text } = writeApproval(a);
     const key = str(p, "sign-key") ?? process.env.DEMESNE_SIGNING_KEY;
     if (key) signApproval(file, key);
-    await auditAppend(store, { actor, action: "approve", params: { plan: rv.sha256, stack: stack.name, maxTier: rv.maxTier, t3: rv.t3.map((c) => c.urn), signed: Boolean(key) }, output: "" });
-    if (out.json) out.data({ approved: rv.sha256, actor, signed: Boolean(key), maxTier: rv.maxTier });
+    // The record, not the file, is the approval: apply looks it up by the file's sha256.
+    const id = await recordApproval(store, a, text, rv, Boolean(key));
+    await auditAppend(store, {
+      actor, action: "approve",
+      params: { plan: rv.sha256, stack: stack.name, approval: id, maxTier: rv.maxTier, t3: rv.t3.map((c) => `${c.op} ${c.urn}`), signed: Boolean(key) },
+      output: "",
+    });
+    if (out.json) out.data({ approved: rv.sha256, approval: id, actor, signed: Boolean(key), maxTier: rv.maxTier });
     else out.line(shown`plan ${rv.sha256} approved by ${actor}${key ? " (signed)" : ""}: highest tier ${rv.maxTier}`);
     return EXIT.ok;
   });
@@ -162,8 +192,16 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
     if (stack.cfg.killSwitch) throw new Refused("the kill switch is on (demesne:killSwitch): nothing is applied");
     const rv = review(savedPlan(sha), stack);
     if (!existsSync(approvalFile(rv.sha256))) throw new Refused(`plan ${rv.sha256.slice(0, 12)}… has no approval (demesne approve)`);
-    const a = JSON.parse(readFileSync(approvalFile(rv.sha256), "utf8")) as Approval;
+    const text = readFileSync(approvalFile(rv.sha256), "utf8");
+    let a: Approval;
+    try {
+      a = JSON.parse(text) as Approval;
+    } catch (e) {
+      throw new Refused(`the approval file of plan ${rv.sha256.slice(0, 12)}… is not JSON (${(e as Error).message}): approve the plan again`);
+    }
     if (a.plan !== rv.sha256 || a.stack !== stack.name) throw new Refused(`the approval found is for plan ${String(a.plan).slice(0, 12)}… of stack ${a.stack}, not this one`);
+    // The file is the transport; the store says whether demesne approve made it and whether it was used.
+    const id = await recorded(() => recordedApproval(store, rv.sha256, text));
     const signers = str(p, "allowed-signers") ?? process.env.DEMESNE_ALLOWED_SIGNERS;
     if (signers) {
       const bad = verifyApproval(approvalFile(rv.sha256), a.actor, signers);
@@ -172,6 +210,10 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
     // The rules hold at apply time too: the mode or the approval may have changed since.
     const why = refusalOf(rv, stack.cfg.mode as Mode, a.tokens);
     if (why) throw new Refused(why);
+    if (!pulumiOnPath()) throw new UsageError(NO_PULUMI);
+    // Used up now, before the engine starts: a failed or interrupted apply needs a new approval too.
+    await recorded(() => consumeApproval(store, rv.sha256, id, actor));
+    await auditAppend(store, { actor, action: "approval used", params: { plan: rv.sha256, approval: id, approvedBy: a.actor }, output: "" });
     note(shown`applying plan ${rv.sha256.slice(0, 12)}… approved by ${a.actor}`);
     // The same scope and pack as the preview: the plan was made for exactly these targets.
     // Progress goes to the person; the engine's own event log is what gets recorded. The plan was previewed
@@ -184,7 +226,7 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
     const rec = events.trim() ? await ingest(store, events, { stack: stack.name }) : undefined;
     await auditAppend(store, {
       actor, action: "apply",
-      params: { plan: rv.sha256, approvedBy: a.actor, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false },
+      params: { plan: rv.sha256, approval: id, approvedBy: a.actor, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false },
       output: events,
     });
     if (out.json) out.data({ plan: rv.sha256, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false });

@@ -1,7 +1,7 @@
 // The shared, dependency-free model: tiers per change, the script catalogue, approvals.
 import { describe, expect, it } from "vitest";
 import { computeScriptCatalogue } from "../components/host/scripts";
-import { approvalToken, stepContentHash } from "../components/model/approvals";
+import { approvalToken, DECLARE, stepContentHash } from "../components/model/approvals";
 import { SCRIPT_CATALOGUE } from "../components/model/catalogue";
 import { isT3Class, modeAllows, STEP_CLASS_NAMES, tierOf } from "../components/model/tiers";
 
@@ -49,9 +49,9 @@ describe("approval tokens", () => {
     it("depend on the URN and on the content", () => {
         const a = stepContentHash("ab".repeat(32), { DROPIN: "x" });
         const b = stepContentHash("ab".repeat(32), { DROPIN: "y" });
-        expect(approvalToken(urn, a)).toBe(approvalToken(urn, a));
-        expect(approvalToken(urn, a)).not.toBe(approvalToken(urn, b));
-        expect(approvalToken(urn.replace("control-1-ssh", "control-2-ssh"), a)).not.toBe(approvalToken(urn, a));
+        expect(approvalToken(urn, a, DECLARE)).toBe(approvalToken(urn, a, DECLARE));
+        expect(approvalToken(urn, a, DECLARE)).not.toBe(approvalToken(urn, b, DECLARE));
+        expect(approvalToken(urn.replace("control-1-ssh", "control-2-ssh"), a, DECLARE)).not.toBe(approvalToken(urn, a, DECLARE));
     });
 
     it("do not depend on the order parameters were given in", () => {

@@ -89,7 +89,7 @@ describe("the control stack", () => {
         const urn = "urn:pulumi:control::demesne::demesne:host:Host$demesne:actuator:Actuator$command:remote:Command::control-1-ssh";
         expect(ssh.urn).toBe(urn);
         expect(triggers[1]).toBe("approval:none");
-        expect(approvalToken(urn, triggers[0]!.slice("content:".length))).toMatch(/^T3-/);
+        expect(approvalToken(urn, triggers[0]!.slice("content:".length), "declare")).toMatch(/^T3-/);
     });
 
     it("renders the OVH edge rules in order, ending in a deny", () => {

@@ -1,6 +1,6 @@
 // A step is one remote script run on one host, described before any resource exists, so
 // approvals, the kill switch and host-type gates are all checked up front (nothing half-declared).
-import { approvalKey, approvalToken, isValidApproval, resourceUrn, stepContentHash } from "../model/approvals";
+import { approvalKey, approvalToken, DECLARE, isValidApproval, resourceUrn, stepContentHash } from "../model/approvals";
 import { isT3Class, STEP_CLASSES, StepClassName } from "../model/tiers";
 import { PROVIDER_TYPES, TYPES } from "../model/types";
 import { LayerScriptName, layerScript } from "../host/scripts";
@@ -62,7 +62,7 @@ export function stepIdentity(step: StepSpec, ctx: Pick<ProgramContext, "stack" |
         urn,
         contentHash,
         approvalKey: key,
-        ...(isT3Class(step.stepClass) ? { token: approvalToken(urn, contentHash) } : {}),
+        ...(isT3Class(step.stepClass) ? { token: approvalToken(urn, contentHash, DECLARE) } : {}),
     };
 }
 

@@ -1,5 +1,6 @@
 // Approvals bound to one plan's sha256 (praxis invariant 6): the rules a plan must meet to be approved — and
-// again to be applied — and the files that hold a plan, its approval and the approval's SSH signature.
+// again to be applied — and the files that hold a plan, its approval and the approval's SSH signature. The
+// file carries an approval; the store's record of it (records.ts) is what makes it count.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -18,6 +19,8 @@ export interface Approval {
   targets: string[];
   /** Steps the plan replaces (`demesne plan --layer … --replace`); the update must name them the same way. */
   replaces?: string[];
+  /** Random: two approvals of one plan are two files with two ids, each used once. */
+  nonce?: string;
 }
 
 /** Why a plan cannot be approved (or applied) under this mode with these tokens; undefined when it can. */
@@ -62,8 +65,10 @@ export function verifyApproval(file: string, actor: string, allowedSigners: stri
   return r.status === 0 ? undefined : `the approval's signature does not verify for ${actor}: ${(r.stderr || r.stdout).trim().split("\n").pop()}`;
 }
 
-export function writeApproval(a: Approval): string {
+/** Writes the approval file (replacing an earlier approval of the plan); returns its path and exact text. */
+export function writeApproval(a: Approval): { file: string; text: string } {
   const file = approvalFile(a.plan);
-  writeFileSync(file, `${JSON.stringify(a, null, 2)}\n`, { mode: 0o640 });
-  return file;
+  const text = `${JSON.stringify(a, null, 2)}\n`;
+  writeFileSync(file, text, { mode: 0o640 });
+  return { file, text };
 }

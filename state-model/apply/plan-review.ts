@@ -17,7 +17,7 @@ export interface PlannedChange {
   host: string | null;
   tier: Tier;
   contentHash: string;
-  /** For a T3 change: the token to type (URN + content). */
+  /** For a T3 change: the token to type (operation + URN + content). */
   token?: string;
 }
 
@@ -82,7 +82,7 @@ export function reviewPlan(text: string, cfg: StackConfig, stack: string): PlanR
     const contentHash = content ? content.slice("content:".length) : sha256Hex(canonicalJson({ op, inputs: plannedInputs(rp) }));
     changes.push({
       urn, type, op, stepClass, host: known?.host ?? null, tier, contentHash,
-      ...(tier === "T3" ? { token: approvalToken(urn, contentHash) } : {}),
+      ...(tier === "T3" ? { token: approvalToken(urn, contentHash, op) } : {}),
     });
   }
   changes.sort((a, b) => (a.host ?? "~").localeCompare(b.host ?? "~") || tierRank(b.tier) - tierRank(a.tier) || a.urn.localeCompare(b.urn));

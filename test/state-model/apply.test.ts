@@ -2,75 +2,13 @@
 // writes one, for this program's steps) is classified by tier; approval is bound to the plan's sha256, to the
 // mode's ceiling, to one T3 target with its typed token, and optionally to an SSH signature; every refusal is
 // an audit entry with its reason, and only a plan that passes every check reaches `pulumi up --plan`.
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
-import { stepIdentity } from "../../components/actuator/steps";
-import { loadStackFile } from "../../components/config/stack-file";
-import { planProgram } from "../../components/program";
-import { openFleetStore } from "../../state-model/db/open";
-import { keyPair, writeStackFile } from "../helpers/configured-host";
-import { demesne } from "../helpers/demesne-cli";
+import { describe, expect, it } from "vitest";
+import { planWorkspace, refused } from "../helpers/plans";
 
-const work = mkdtempSync(path.join(tmpdir(), "demesne-apply-"));
-const state = path.join(work, "state");
-// No pulumi on PATH: a plan that passes every check stops exactly where the engine would start.
-const env = { DEMESNE_STATE_DIR: state, DATABASE_URL: "", DEMESNE_ACTOR: "ci", PATH: path.dirname(process.execPath) + ":/usr/bin:/bin" };
-const cli = (...args: string[]) => demesne(args, env, undefined, work);
-let alice: { key: string; pub: string };
-let bob: { key: string; pub: string };
-
-/** A saved plan in the engine's format: each named step of host h1 with an operation. */
-function planFor(stack: string, ops: Record<string, string>): string {
-  const cfg = loadStackFile(path.join(work, `Pulumi.${stack}.yaml`));
-  const program = planProgram(cfg, { stack, project: "demesne", dryRun: true });
-  const resourcePlans: Record<string, unknown> = {};
-  for (const s of program.hostSteps.get("h1")!) {
-    const id = stepIdentity(s, program.context);
-    // As the engine writes it: what the step changes in goal.inputDiff, the proposed state beside it.
-    const triggers = [`content:${id.contentHash}`];
-    resourcePlans[id.urn] = { goal: { type: "command:remote:Command", inputDiff: { adds: { triggers } } }, steps: [ops[s.stepClass] ?? "same"], state: { triggers } };
-  }
-  const file = path.join(work, `${stack}-${Object.entries(ops).map(([k, v]) => `${k}-${v}`).join("_")}.plan.json`);
-  writeFileSync(file, JSON.stringify({ manifest: { time: new Date().toISOString() }, resourcePlans }, null, 2));
-  return file;
-}
-
-function planned(stack: string, file: string) {
-  const r = cli("plan", "--stack", stack, "--plan-file", file, "--json");
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as { plan: string; maxTier: string; approvable: boolean; refusal: string | null; changes: { urn: string; tier: string; token?: string; op: string }[] };
-}
-
-async function audit(): Promise<{ action: string; params: { reason?: string; plan?: string } }[]> {
-  const store = await openFleetStore({ stateDir: state, databaseUrl: "" });
-  try {
-    return (await store.query<{ action: string; params: { reason?: string } }>("SELECT action, params FROM audit_log ORDER BY seq")).rows;
-  } finally {
-    await store.close();
-  }
-}
-
-const refused = (r: { code: number; stderr: string }, re: RegExp) => {
-  expect(r.code, r.stderr).toBe(1);
-  expect(r.stderr).toMatch(re);
-};
-
-beforeAll(() => {
-  alice = keyPair(work, "alice");
-  bob = keyPair(work, "bob");
-  const host = keyPair(work, "host");
-  const hosts = [{ name: "h1", address: "203.0.113.10", hostKey: host.pub.split(" ").slice(0, 2).join(" ") }];
-  const opts = { observerPub: alice.pub, adminRange: "198.51.100.0/24" };
-  writeStackFile(work, "ops", hosts, opts);
-  for (const [stack, extra] of [["glass", "demesne:mode: break-glass"], ["killed", "demesne:killSwitch: true"]] as const) {
-    writeStackFile(work, stack, hosts, opts);
-    appendFileSync(path.join(work, `Pulumi.${stack}.yaml`), `  ${extra}\n`);
-  }
-  writeFileSync(path.join(work, "allowed_signers"), `alice ${alice.pub}\n`);
-  writeFileSync(path.join(work, "allowed_signers_bob"), `alice ${bob.pub}\n`);
-});
+const { work, state, cli, planFor, planned, audit, keys } = planWorkspace();
+const { alice } = keys;
 
 describe("plan, approve, apply", { timeout: 120_000 }, () => {
   it("classifies every change of a saved plan by tier, names it by sha256 and records it", async () => {
