@@ -3,7 +3,7 @@
 // too wide to grant access, and a host left without an edge firewall by accident.
 import { COOLIFY_LOOPBACK_PORTS } from "../render/coolify";
 import { OBSERVER_USER } from "../model/observer";
-import { DEFAULT_SERVE_PORT } from "../model/ports";
+import { DEFAULT_SERVE_PORT, EDGE_FINAL_DENY_SEQUENCE } from "../model/ports";
 import { dockerSubnetProblem, tooWideProblem } from "../model/ranges";
 import type { PlainConfig } from "./schema";
 
@@ -101,7 +101,13 @@ function portProblems(cfg: PlainConfig, report: Report): void {
     });
 }
 
+/** OVH's edge has 20 rules: established, ICMP, one per IPv4 admin range, Tailscale's UDP, the final deny. */
+const EDGE_RULE_SLOTS = EDGE_FINAL_DENY_SEQUENCE + 1;
+
 function rangeProblems(cfg: PlainConfig, report: Report): void {
+    const v4 = cfg.adminRanges.filter((r) => !r.includes(":")).length;
+    const room = EDGE_RULE_SLOTS - 3 - (cfg.tailnet.directUdp ? 1 : 0);
+    if (v4 > room) report("adminRanges", [], `${v4} IPv4 ranges leave no room in OVH's ${EDGE_RULE_SLOTS} edge firewall rules (at most ${room}); merge them`);
     cfg.adminRanges.forEach((r, i) => {
         const why = tooWideProblem(r);
         if (why) report("adminRanges", [i], why);
