@@ -116,6 +116,72 @@ describe("config validation", () => {
     });
 });
 
+describe("service env: provider keys stay in the gateway, the chat UI's settings are an allowlist", () => {
+    const ANTHROPIC = `sk-ant-api03-${SENTINEL}-Zx81Qw`;
+
+    it("refuses a provider key in the chat UI's env under a name that is not a credential name", () => {
+        const s = controlStack();
+        services(s)[1]!.env = { DEFAULT_MODELS: ANTHROPIC };
+        const problems = problemsOf(s);
+        expect(problems).toEqual([
+            "demesne:services[1].env.DEFAULT_MODELS: holds an Anthropic key: move it to secretEnv as a `secret:<name>` reference",
+        ]);
+        expect(problems.join("\n")).not.toContain(SENTINEL);
+    });
+
+    it("refuses the chat UI's hardened settings in env instead of letting them override", () => {
+        const s = controlStack();
+        services(s)[1]!.env = { WEBUI_AUTH: "false", ENABLE_SIGNUP: "true", DEFAULT_USER_ROLE: "admin", OPENAI_API_BASE_URL: "https://api.openai.com/v1" };
+        expect(problemsOf(s)).toEqual([
+            "demesne:services[1].env.WEBUI_AUTH: is set by demesne for every open-webui service and cannot be overridden",
+            "demesne:services[1].env.ENABLE_SIGNUP: is set by demesne for every open-webui service and cannot be overridden",
+            "demesne:services[1].env.DEFAULT_USER_ROLE: is set by demesne for every open-webui service and cannot be overridden",
+            "demesne:services[1].env.OPENAI_API_BASE_URL: is set by demesne for every open-webui service and cannot be overridden",
+        ]);
+    });
+
+    it("refuses a secretEnv entry that would replace a key the renderer hands the service", () => {
+        const s = controlStack();
+        services(s)[1]!.secretEnv = { WEBUI_SECRET_KEY: "secret:webuiVirtualKey" };
+        services(s)[0]!.secretEnv = { LITELLM_MASTER_KEY: "secret:webuiSecretKey" };
+        services(s)[0]!.env = { DATABASE_URL: "postgresql://litellm@db:5432/litellm" };
+        expect(problemsOf(s)).toEqual([
+            "demesne:services[0].env.DATABASE_URL: is set by demesne for every gateway service and cannot be overridden",
+            "demesne:services[0].secretEnv.LITELLM_MASTER_KEY: is set by demesne for every gateway service and cannot be overridden",
+            "demesne:services[1].secretEnv.WEBUI_SECRET_KEY: is set by demesne for every open-webui service and cannot be overridden",
+        ]);
+    });
+
+    it("accepts the chat UI's allowlisted settings and refuses any other", () => {
+        const s = controlStack();
+        services(s)[1]!.env = { WEBUI_NAME: "Team chat", DEFAULT_LOCALE: "fr-FR", ENABLE_TITLE_GENERATION: "false", WEBUI_AUTH_TRUSTED_EMAIL_HEADER: "X-Email" };
+        expect(problemsOf(s)).toEqual([
+            "demesne:services[1].env.WEBUI_AUTH_TRUSTED_EMAIL_HEADER: is not a setting the chat UI may carry (see OPEN_WEBUI_USER_ENV in components/model/service-env.ts)",
+        ]);
+    });
+
+    it("refuses a provider key's env name outside the gateway even when it comes from a secret", () => {
+        const s = controlStack();
+        services(s)[1]!.secretEnv = { ANTHROPIC_API_KEY: "secret:webuiVirtualKey" };
+        expect(problemsOf(s)).toEqual([
+            "demesne:services[1].secretEnv.ANTHROPIC_API_KEY: is where a model provider's key goes, and provider keys are for the gateway only: give this service a gateway virtual key (`secret:<name>`) under OPENAI_API_KEY",
+        ]);
+    });
+
+    it("refuses a chat UI secret that holds a provider key, naming the secret and never its value", () => {
+        const s = controlStack();
+        const secrets = s.values.secrets as Record<string, string>;
+        secrets.webuiVirtualKey = (s.values.providerKeys as Record<string, string>).openai!;
+        secrets.webuiSecretKey = ANTHROPIC;
+        const problems = problemsOf(s);
+        expect(problems).toEqual([
+            'demesne:secrets.webuiSecretKey: holds an Anthropic key, and the open-webui service "chat" reads it as WEBUI_SECRET_KEY: provider keys are for the gateway only; give it a gateway virtual key',
+            'demesne:secrets.webuiVirtualKey: holds the value of demesne:providerKeys.openai, and the open-webui service "chat" reads it as OPENAI_API_KEY: provider keys are for the gateway only; give it a gateway virtual key',
+        ]);
+        expect(problems.join("\n")).not.toContain(SENTINEL);
+    });
+});
+
 describe("content-bound approvals", () => {
     const opts = { stack: "control", project: "demesne" };
 

@@ -4,9 +4,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isLoopback } from "../model/ports";
+import { providerKeyShapeOf } from "../model/secrets";
+import { BUILTIN_SECRET_ENV, userEnvProblems } from "../model/service-env";
 import { strictProblems, unknownKeyProblems } from "./strict";
 import {
-    configSchema, CREDENTIAL_NAME, HostConfig, isIpv4, PlainConfig, SECRET_KEYS, SecretKey, secretsSchema, ServiceConfig,
+    configSchema, HostConfig, isIpv4, PlainConfig, SECRET_KEYS, SecretKey, secretsSchema, ServiceConfig,
 } from "./schema";
 
 export const NAMESPACE = "demesne";
@@ -160,19 +162,32 @@ function crossCheck(cfg: PlainConfig, secrets: Partial<Record<SecretKey, unknown
                 p("services", [i, "ports", j, "bind"], `${port.bind} is not loopback: publish on 127.0.0.1 and expose with tailscale serve`);
             }
         });
-        for (const name of Object.keys(s.env)) {
-            if (CREDENTIAL_NAME.test(name)) {
-                p("services", [i, "env", name], "looks like a credential: move it to secretEnv as a `secret:<name>` reference");
-            }
+        // One problem per name: a provider key handed outside the gateway says so, whatever else is wrong.
+        const providerKeyRefs = new Set(s.kind === "gateway" ? [] : Object.keys(s.secretEnv).filter((n) => s.secretEnv[n]!.startsWith("providerKey:")));
+        for (const e of userEnvProblems(s)) {
+            if (e.path[0] === "env" || !providerKeyRefs.has(e.path[1])) p("services", [i, ...e.path], e.message);
         }
         for (const [name, ref] of Object.entries(s.secretEnv)) {
             const [kind, id] = ref.split(":") as [string, string];
-            if (kind === "providerKey" && s.kind !== "gateway") {
+            if (providerKeyRefs.has(name)) {
                 p("services", [i, "secretEnv", name], "provider keys are for the gateway only: give this service a gateway virtual key (`secret:<name>`)");
             } else if (kind === "providerKey" && !(id in providerKeys)) {
                 p("services", [i, "secretEnv", name], `no provider key "${id}" in demesne:providerKeys`);
             } else if (kind === "secret" && !(id in named)) {
                 p("services", [i, "secretEnv", name], `no secret "${id}" in demesne:secrets`);
+            }
+        }
+        if (s.kind !== "gateway") {
+            // What this service reads from demesne:secrets (its own and the built-in entries) is never a provider's key.
+            for (const [name, ref] of Object.entries({ ...BUILTIN_SECRET_ENV[s.kind], ...s.secretEnv })) {
+                const [kind, id] = ref.split(":") as [string, string];
+                const value = kind === "secret" ? named[id] : undefined;
+                if (value === undefined) continue;
+                const same = Object.keys(providerKeys).find((k) => providerKeys[k] === value);
+                const shape = same ? `the value of demesne:providerKeys.${same}` : providerKeyShapeOf(value);
+                if (shape) {
+                    p("secrets", [id], `holds ${shape}, and the ${s.kind} service "${s.name}" reads it as ${name}: provider keys are for the gateway only; give it a gateway virtual key`);
+                }
             }
         }
         if (s.personalData && !s.dataHandlingDoc) {

@@ -12,8 +12,6 @@ const DIGEST_PINNED = /^[a-z0-9./_:-]+@sha256:[0-9a-f]{64}$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|rsa-sha2-256|rsa-sha2-512) [A-Za-z0-9+/]+=*$/;
 const AUTHORIZED_KEY = /^(ssh-ed25519|ssh-rsa|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+=*( .*)?$/;
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
-/** Plain env values under names like these are credentials: they must come from a secret. */
-export const CREDENTIAL_NAME = /(KEY|TOKEN|PASSWORD|SECRET|SALT|CREDENTIALS?)$/;
 
 export function isIpv4(value: string): boolean {
     return isIP(value) === 4;

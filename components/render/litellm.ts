@@ -1,5 +1,7 @@
 // LiteLLM's config (JSON is valid YAML): the model allowlist, redacted logging, no prompts in
 // spend logs; keys come from the environment (os.environ/...), never from this file.
+import { PROVIDER_KEY_ENV_SUFFIX } from "../model/secrets";
+
 export interface GatewayModel {
     name: string;
     model: string;
@@ -8,7 +10,7 @@ export interface GatewayModel {
 
 /** The env name a provider key is delivered under: `openai` → `OPENAI_API_KEY`. */
 export function providerKeyEnvName(providerKey: string): string {
-    return `${providerKey.replace(/[^A-Za-z0-9]/g, "_").toUpperCase()}_API_KEY`;
+    return `${providerKey.replace(/[^A-Za-z0-9]/g, "_").toUpperCase()}${PROVIDER_KEY_ENV_SUFFIX}`;
 }
 
 export function renderLitellmConfig(models: GatewayModel[]): string {

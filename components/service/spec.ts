@@ -8,6 +8,7 @@ import { ComposeProject, ComposeService } from "../model/compose";
 import { TailnetExposure } from "../model/segmentation";
 import { TYPES } from "../model/types";
 import { DEFAULT_SERVE_PORT } from "../model/ports";
+import { BUILTIN_SECRET_ENV, GATEWAY_ENV, OPEN_WEBUI_ENV, userEnvProblems } from "../model/service-env";
 import { providerKeyEnvName, renderLitellmConfig } from "../render/litellm";
 
 /** The docker network services on one host share, so the chat UI reaches the gateway directly. */
@@ -16,18 +17,8 @@ export const SERVICE_NETWORK = "demesne";
 /** Default tailnet HTTPS port per kind (none: not exposed); the table lives with the other ports. */
 export { DEFAULT_SERVE_PORT };
 
-export const OPEN_WEBUI_ENV: Record<string, string> = {
-    ENABLE_OLLAMA_API: "false",
-    WEBUI_AUTH: "true",
-    ENABLE_SIGNUP: "false",
-    DEFAULT_USER_ROLE: "pending",
-    ENABLE_COMMUNITY_SHARING: "false",
-    OFFLINE_MODE: "true",
-    SCARF_NO_ANALYTICS: "true",
-    DO_NOT_TRACK: "true",
-    ANONYMIZED_TELEMETRY: "false",
-    ENABLE_PERSISTENT_CONFIG: "false",
-};
+/** The chat UI's hardened settings, with the other fixed env of each kind in model/service-env.ts. */
+export { OPEN_WEBUI_ENV };
 
 export interface ServicePlan {
     service: ServiceConfig;
@@ -47,6 +38,7 @@ function base(s: ServiceConfig, env: Record<string, string>, extra: Record<strin
     return {
         image: s.image,
         ports: portsOf(s),
+        // planService refused user env that would replace a fixed setting, so nothing here is overridden.
         environment: { ...env, ...s.env },
         env_file: ["service.env"],
         restart: "unless-stopped",
@@ -57,24 +49,20 @@ function base(s: ServiceConfig, env: Record<string, string>, extra: Record<strin
 }
 
 export function planService(cfg: StackConfig, s: ServiceConfig): ServicePlan {
-    const secretEnv: Record<string, string> = { ...s.secretEnv };
+    // The config validator refused these with their key paths; a caller that skipped it is refused here too.
+    const refused = userEnvProblems(s);
+    if (refused.length > 0) {
+        throw new Error(`service "${s.name}": ${refused.map((e) => `${e.path.join(".")} ${e.message}`).join("; ")}`);
+    }
+    const secretEnv: Record<string, string> = { ...s.secretEnv, ...BUILTIN_SECRET_ENV[s.kind] };
     const services: Record<string, ComposeService & Record<string, unknown>> = {};
     const volumes: Record<string, object> = {};
     let configFile = "";
     switch (s.kind) {
         case "gateway": {
-            Object.assign(secretEnv, {
-                LITELLM_MASTER_KEY: "secret:gatewayMasterKey",
-                LITELLM_SALT_KEY: "secret:gatewaySaltKey",
-                GATEWAY_DB_PASSWORD: "secret:gatewayDbPassword",
-            });
             for (const m of s.models) secretEnv[providerKeyEnvName(m.providerKey)] = `providerKey:${m.providerKey}`;
             configFile = renderLitellmConfig(s.models);
-            services.litellm = base(s, {
-                DISABLE_ADMIN_UI: "True",
-                // The password is interpolated from the env file, never written here.
-                DATABASE_URL: "postgresql://litellm:${GATEWAY_DB_PASSWORD}@db:5432/litellm",
-            }, {
+            services.litellm = base(s, { ...GATEWAY_ENV }, {
                 container_name: `${s.name}-litellm`,
                 command: ["--config", "/app/config.yaml", "--port", "4000"],
                 volumes: ["./config.json:/app/config.yaml:ro"],
@@ -92,7 +80,6 @@ export function planService(cfg: StackConfig, s: ServiceConfig): ServicePlan {
             break;
         }
         case "open-webui": {
-            Object.assign(secretEnv, { WEBUI_SECRET_KEY: "secret:webuiSecretKey", OPENAI_API_KEY: "secret:webuiVirtualKey" });
             const gw = cfg.services.find((g) => g.kind === "gateway" && g.name === s.gateway);
             const url = gw && gw.host === s.host
                 ? `http://${gw.name}-litellm:4000/v1`

@@ -1,9 +1,9 @@
+import {
+    CLIENT_KEY_SLOT, credentialShapeOf, isCredentialName, isProviderKeyName, isSecretReference, providerKeyShapeOf,
+} from "../../components/model/secrets";
 import { envNames, serviceSteps } from "../lib/compose";
 import type { DemesneStackPolicy } from "../lib/metadata";
 
-const PROVIDER_KEY_NAME = /^[A-Z0-9_]+_API_KEY$/;
-/** The one key slot an OpenAI-compatible client uses; outside the gateway it must hold a gateway virtual key. */
-const CLIENT_KEY_SLOT = "OPENAI_API_KEY";
 const PUBLIC_PROVIDER = /api\.openai\.com|api\.anthropic\.com|generativelanguage\.googleapis\.com|api\.mistral\.ai|api\.groq\.com/;
 
 /** Provider API keys live only in the gateway; every other service holds a gateway virtual key. */
@@ -20,23 +20,29 @@ export const providerKeysOnlyInGateway: DemesneStackPolicy = {
         for (const s of steps) {
             if (s.service?.props.kind !== "gateway") continue;
             for (const [name, value] of envNames(s.step.params.ENV_FILE)) {
-                if (PROVIDER_KEY_NAME.test(name) && value) gatewayKeys.add(value);
+                if (isProviderKeyName(name) && value) gatewayKeys.add(value);
             }
         }
         for (const s of steps) {
             if (s.service?.props.kind === "gateway") continue;
-            const env = envNames(s.step.params.ENV_FILE);
-            for (const [name, value] of env) {
-                if (!PROVIDER_KEY_NAME.test(name)) continue;
-                if (name !== CLIENT_KEY_SLOT) {
+            for (const [name, value] of envNames(s.step.params.ENV_FILE)) {
+                const shape = providerKeyShapeOf(value);
+                if (isProviderKeyName(name) && name !== CLIENT_KEY_SLOT) {
                     report(`${s.command.name}: ${name} is a provider key; only the gateway may hold one`, s.command.urn);
                 } else if (gatewayKeys.has(value)) {
                     report(`${s.command.name}: ${name} holds one of the gateway's provider keys instead of a gateway virtual key`, s.command.urn);
+                } else if (shape) {
+                    report(`${s.command.name}: ${name} holds ${shape}; only the gateway may hold a provider key`, s.command.urn);
                 }
             }
             for (const [svcName, svc] of Object.entries(s.project?.services ?? {})) {
                 for (const [name, value] of Object.entries(svc.environment ?? {})) {
-                    if (PROVIDER_KEY_NAME.test(name)) report(`${s.command.name}: ${svcName} sets ${name} in plain compose environment`, s.command.urn);
+                    const shape = credentialShapeOf(String(value));
+                    if (isProviderKeyName(name) || (isCredentialName(name) && !isSecretReference(String(value)))) {
+                        report(`${s.command.name}: ${svcName} sets ${name} in plain compose environment`, s.command.urn);
+                    } else if (shape) {
+                        report(`${s.command.name}: ${svcName} ${name} holds ${shape} in plain compose environment`, s.command.urn);
+                    }
                     if (/BASE_URL/.test(name) && PUBLIC_PROVIDER.test(String(value))) {
                         report(`${s.command.name}: ${svcName} ${name} points at a model provider directly, not at the gateway`, s.command.urn);
                     }

@@ -1,0 +1,196 @@
+// What a secret is, in one place: the names that hold credentials and the shapes of credential values.
+// The config validator, the service renderer, the policy pack, the recorder's redaction and `demesne correct`
+// all ask this module, so a name or a shape added here is refused, blinded or redacted everywhere at once.
+// No imports: every layer may depend on it.
+
+export const REDACTED = "[redacted]";
+
+/** A name whose last word is one of these holds a credential: `apiKey`, `API_KEYS`, `consumer_secret`, `DB_PASSWORD`. */
+const CREDENTIAL_WORDS = new Set([
+    "key", "token", "password", "passwd", "passphrase", "secret", "salt", "credential", "creds", "cred", "pass", "pwd", "pat",
+]);
+/** A last word fused from several (`apikey`, `masterkey`, `dbpassword`) holds one when it ends like this. */
+const CREDENTIAL_SUFFIX = /(apikey|accesskey|authkey|masterkey|privatekey|secretkey|saltkey|consumerkey|signingkey|encryptionkey|authtoken|accesstoken|apitoken|refreshtoken|bearertoken|password|passwd|passphrase|secret|credential)$/;
+/** Keys and tokens that are public or are identifiers: `hostKey`, `publicKey`, `authorized_keys`, `sortKey`, `approvalToken`. */
+const NOT_SECRET_BEFORE = new Set([
+    "public", "host", "authorized", "known", "approval", "sort", "primary", "foreign", "partition", "cache", "idempotency",
+    "lookup", "routing", "value", "page", "next", "continuation", "max", "min", "num", "input", "output", "prompt", "completion",
+    "total", "reasoning", "cached",
+]);
+
+/** Words about passwords, not holding one: sudoers' `NOPASSWD:` tag. */
+const NOT_CREDENTIAL_WORD = /^(?:nopasswd|nopassword|passwordless)$/;
+
+/** `OPENAI_API_KEY`, `apiKey`, `ovh:consumerKey` → lower-case words (`openai api key`, `api key`, `ovh consumer key`). */
+export function nameWords(name: string): string[] {
+    return name
+        .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+        .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+        .toLowerCase()
+        .split(/[^a-z0-9]+/)
+        .filter((w) => w !== "");
+}
+
+const singular = (w: string) => (w.length > 3 && w.endsWith("s") && !w.endsWith("ss") ? w.slice(0, -1) : w);
+
+/**
+ * Does a value under this name hold a credential? Any case and separator: `apiKey`, `api_key`, `API-KEYS`,
+ * `consumerSecret`, `LITELLM_SALT_KEY`, `privateKey`, `demesne:providerKeys`. Public keys and identifier keys
+ * (`hostKey`, `sortKey`) do not.
+ */
+export function isCredentialName(name: string): boolean {
+    const words = nameWords(name);
+    const last = singular(words[words.length - 1] ?? "");
+    if (last === "" || NOT_CREDENTIAL_WORD.test(last)) return false;
+    if (CREDENTIAL_WORDS.has(last)) {
+        // `PWD` alone is the working directory; `pass` alone is too vague to be a password.
+        if ((last === "pwd" || last === "pass" || last === "pat") && words.length === 1) return false;
+        return (last !== "key" && last !== "token") || !NOT_SECRET_BEFORE.has(words[words.length - 2] ?? "");
+    }
+    return CREDENTIAL_SUFFIX.test(last);
+}
+
+/** The env name suffix a provider SDK reads its key from (`OPENAI_API_KEY`); the gateway's own are made with it. */
+export const PROVIDER_KEY_ENV_SUFFIX = "_API_KEY";
+/** Env names provider SDKs read credentials from: `<PROVIDER>_API_KEY(S)` and the few that are named otherwise. */
+const PROVIDER_KEY_NAME = /^[A-Z0-9_]*_API_KEYS?$|^(AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|GOOGLE_APPLICATION_CREDENTIALS|HF_TOKEN|HUGGING_FACE_HUB_TOKEN|AZURE_OPENAI_AD_TOKEN)$/;
+/** The one key slot an OpenAI-compatible client uses; outside the gateway it holds a gateway virtual key. */
+export const CLIENT_KEY_SLOT = "OPENAI_API_KEY";
+
+/** Is this env name where a provider SDK looks for its key? Such names belong to the gateway only (bar CLIENT_KEY_SLOT). */
+export function isProviderKeyName(name: string): boolean {
+    return PROVIDER_KEY_NAME.test(name);
+}
+
+interface Shape {
+    /** What the value looks like, for messages (never the value itself). */
+    what: string;
+    re: RegExp;
+    /** A key of one model provider (not a gateway virtual key, which is `sk-…` as well). */
+    provider?: boolean;
+    /** The match with the credential replaced; default: all of it. */
+    cut?: (match: string) => string;
+}
+
+/** `scheme://user:password@` keeps its user; a password that is a reference (`${DB_PASSWORD}`) is kept. */
+function cutUrlPassword(m: string): string {
+    const userEnd = m.indexOf(":", m.indexOf("://") + 3);
+    return isSecretReference(m.slice(userEnd + 1, -1)) ? m : `${m.slice(0, userEnd + 1)}${REDACTED}@`;
+}
+
+/** Values shaped like credentials, wherever they appear in a string. Each regex is linear (no nested quantifiers). */
+const SHAPES: readonly Shape[] = [
+    { what: "a PEM private key", re: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g },
+    { what: "a Tailscale key", re: /\btskey-[A-Za-z0-9_-]{6,}/g },
+    { what: "an Anthropic key", re: /\bsk-ant-[A-Za-z0-9_-]{16,}/g, provider: true },
+    { what: "an OpenAI project or admin key", re: /\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,}/g, provider: true },
+    { what: "an OpenAI-style key", re: /\bsk-[A-Za-z0-9_-]{16,}/g },
+    { what: "an AWS access key", re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, provider: true },
+    { what: "a Google API key", re: /\bAIza[0-9A-Za-z_-]{35}/g, provider: true },
+    { what: "a model provider key", re: /\b(?:gsk_|hf_|xai-|r8_|pplx-|nvapi-)[A-Za-z0-9_-]{20,}/g, provider: true },
+    { what: "a GitHub or GitLab token", re: /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,})/g },
+    { what: "a Slack token", re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g },
+    { what: "a JWT", re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g },
+    {
+        what: "a bearer or basic credential", re: /\b(?:Bearer|bearer|Basic)[ \t]+[A-Za-z0-9._~+/=-]{16,}/g,
+        cut: (m) => `${m.split(/[ \t]/)[0]} ${REDACTED}`,
+    },
+    { what: "a password in a URL", re: /\b[a-z][a-z0-9+.-]*:\/\/[^:\s/@]+:[^@\s/]+@/gi, cut: cutUrlPassword },
+];
+
+/** Tokens long enough to be a generated secret; the entropy test below decides. */
+const LONG_TOKEN = /[A-Za-z0-9+/_-]{32,}={0,2}/g;
+/** Digests (image, go.sum `h1:`, SSH `SHA256:`) and public-key material look random but are meant to be recorded. */
+const DIGEST_BEFORE = /(?:sha\d+|md5|blake2b?|SHA\d+|h1)[:-]$|(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+$/;
+const PUBLIC_PEM = /-----BEGIN ((?:[A-Z0-9]+ )*(?:CERTIFICATE|PUBLIC KEY))-----[\s\S]*?-----END \1-----/g;
+/** An OpenSSH public-key blob: base64 of a length-prefixed key type (`AAAAC3NzaC1lZDI1NTE5…`). */
+const SSH_BLOB = /^AAAA[A-Za-z0-9+/]{4}(?:c3No|ZWNkc2|c2st)/;
+
+function entropyBits(s: string): number {
+    const counts = new Map<string, number>();
+    for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1);
+    let h = 0;
+    for (const n of counts.values()) h -= (n / s.length) * Math.log2(n / s.length);
+    return h;
+}
+
+/**
+ * A generated secret: 32+ characters of the base64 alphabet with upper case, lower case and digits, and
+ * close to random (≥ 4 bits a character). Hex is never one: sha256 digests, image ids and commit ids are
+ * hex, so a hex secret is caught by its name only.
+ */
+export function isHighEntropyToken(token: string): boolean {
+    if (token.length < 32 || !/[a-z]/.test(token) || !/[A-Z]/.test(token) || !/[0-9]/.test(token)) return false;
+    if (SSH_BLOB.test(token)) return false;
+    return entropyBits(token) >= 4;
+}
+
+function publicRanges(s: string): [number, number][] {
+    if (!s.includes("-----BEGIN ")) return [];
+    return [...s.matchAll(PUBLIC_PEM)].map((m) => [m.index, m.index + m[0].length]);
+}
+
+function highEntropyAt(s: string, token: string, at: number, pub: [number, number][]): boolean {
+    if (!isHighEntropyToken(token)) return false;
+    if (DIGEST_BEFORE.test(s.slice(Math.max(0, at - 40), at))) return false;
+    return !pub.some(([a, b]) => at >= a && at < b);
+}
+
+/** What kind of credential the string contains, if any (for messages: never echo the value). */
+export function credentialShapeOf(s: string): string | undefined {
+    for (const { what, re, cut } of SHAPES) {
+        for (const m of s.matchAll(re)) if (!cut || cut(m[0]) !== m[0]) return what;
+    }
+    if (s.length < 32) return undefined;
+    const pub = publicRanges(s);
+    for (const m of s.matchAll(LONG_TOKEN)) if (highEntropyAt(s, m[0], m.index, pub)) return "a long random token";
+    return undefined;
+}
+
+export const hasCredentialShape = (s: string): boolean => credentialShapeOf(s) !== undefined;
+
+/** A key of a model provider (Anthropic, AWS, Google, …): held by the gateway only. Generic `sk-…` may be a gateway virtual key. */
+export function providerKeyShapeOf(s: string): string | undefined {
+    for (const { what, re, provider } of SHAPES) {
+        if (provider && s.match(re)) return what;
+    }
+    return undefined;
+}
+
+/** Values that name a secret instead of holding one: `${VAR}`, `os.environ/VAR`, `secret:<id>`, the engine's `[secret]`. */
+export function isSecretReference(v: string): boolean {
+    return /^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|os\.environ\/[A-Za-z_][A-Za-z0-9_]*|(?:secret|providerKey):[A-Za-z][A-Za-z0-9_-]*|\[secret\]|\[redacted\])$/.test(v);
+}
+
+/** `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines). */
+const ASSIGNMENT = /(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;&}\]]+)/g;
+/** Cheap pre-check: text without any of these cannot hold a credential assignment. */
+const MAY_NAME_CREDENTIAL = /key|token|pass|pwd|secret|salt|cred|pat/i;
+const HARMLESS_VALUE = /^(?:true|false|null|none|yes|no)$/i;
+
+function redactAssignments(s: string): string {
+    if (!MAY_NAME_CREDENTIAL.test(s)) return s;
+    return s.replace(ASSIGNMENT, (all, q: string, name: string, sep: string, value: string) => {
+        if (!isCredentialName(name)) return all;
+        const inner = /^["']/.test(value) ? value.slice(1, -1) : value;
+        if (inner === "" || isSecretReference(inner) || HARMLESS_VALUE.test(inner)) return all;
+        const quote = /^["']/.test(value) ? value[0]! : "";
+        return `${q}${name}${q}${sep}${quote}${REDACTED}${quote}`;
+    });
+}
+
+/**
+ * The string with every credential cut out: shaped values, long random tokens, and values assigned to a
+ * credential name (`PASSWORD=…`, `"apiKey": "…"`). A URL keeps its user and host, loses its password.
+ */
+export function redactText(s: string): string {
+    let out = s;
+    for (const { re, cut } of SHAPES) out = out.replace(re, cut ?? (() => REDACTED));
+    if (out.length >= 32) {
+        const pub = publicRanges(out);
+        const src = out;
+        out = out.replace(LONG_TOKEN, (token: string, at: number) =>
+            (highEntropyAt(src, token, at, pub) ? REDACTED : token));
+    }
+    return redactAssignments(out);
+}

@@ -1,0 +1,197 @@
+// One source for what a secret is: the config validator refuses in plain env exactly what the recorder
+// redacts, by name (any case and separator) and by shape (provider keys, tokens, private keys, URL passwords),
+// while digests and public keys the store legitimately records pass untouched. Property tests, fixed seed.
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../components/config/load";
+import {
+    credentialShapeOf, isCredentialName, isProviderKeyName, providerKeyShapeOf, REDACTED, redactText,
+} from "../components/model/secrets";
+import { planService } from "../components/service/spec";
+import { SECRET_KEYS } from "../components/config/schema";
+import { providerKeyEnvName } from "../components/render/litellm";
+import { redactSecrets } from "../state-model/facts/redact";
+import { recordRegistrations } from "./helpers/mocks";
+import { controlStack, sourceOf, TestStack } from "./helpers/stack";
+
+const SEED = 1405;
+const RUNS = 200;
+
+beforeAll(async () => {
+    await recordRegistrations({ dryRun: true });
+});
+
+function problemsOf(stack: TestStack): string[] {
+    try {
+        loadConfig(sourceOf(stack), { dryRun: true });
+    } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems;
+    }
+    return [];
+}
+
+/** Uniform random characters from a seed (fast-check's own strings lean towards repeats, which look nothing like keys). */
+function randomChars(seed: number, n: number, alphabet: string): string {
+    let x = seed >>> 0 || 1;
+    let out = "";
+    for (let i = 0; i < n; i++) {
+        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+        out += alphabet[x % alphabet.length];
+    }
+    return out;
+}
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const HEX = "0123456789abcdef";
+const rnd = (n: number, alphabet: string) => fc.integer({ min: 1, max: 0x7fffffff }).map((s) => randomChars(s, n, alphabet));
+
+const word = fc.stringMatching(/^[A-Z][A-Z0-9]{1,6}$/);
+/** Last words that make a credential name, in the many ways people write them. */
+const CREDENTIAL_TAILS = [
+    "KEY", "KEYS", "API_KEY", "API_KEYS", "APIKEY", "TOKEN", "TOKENS", "ACCESS_TOKEN", "SECRET", "SECRETS", "CONSUMER_KEY",
+    "CONSUMER_SECRET", "PRIVATE_KEY", "SALT", "SALT_KEY", "PASSWORD", "PASSWORDS", "PASSWD", "PASSPHRASE", "CREDENTIALS", "MASTER_KEY",
+];
+const credentialEnvName = fc.tuple(fc.array(word, { maxLength: 2 }), fc.constantFrom(...CREDENTIAL_TAILS))
+    .map(([prefix, tail]) => [...prefix, tail].join("_"));
+/** The same names as JSON keys or config keys are written: `apiKey`, `api-keys`, `Consumer_Secret`, `ovh:consumerKey`. */
+const restyled = credentialEnvName.chain((n) => fc.constantFrom(
+    n,
+    n.toLowerCase(),
+    n.toLowerCase().replace(/_/g, "-"),
+    n.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()),
+    n.split("_").map((w) => w[0] + w.slice(1).toLowerCase()).join("_"),
+    `ovh:${n.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase())}`,
+));
+const harmlessEnvName = fc.tuple(fc.array(word, { maxLength: 2 }), fc.constantFrom("NAME", "URL", "LOCALE", "MODE", "LEVEL", "HOST", "PORT", "ENABLED", "TIMEOUT", "KEYBOARD", "MONKEY"))
+    .map(([prefix, tail]) => [...prefix, tail].join("_"));
+
+/** Credential values by shape, each as it appears in the wild. */
+const shapedSecret = fc.oneof(
+    rnd(40, B64URL).map((r) => `sk-ant-api03-${r}`),
+    rnd(48, B64URL).map((r) => `sk-proj-${r}`),
+    rnd(32, B64URL).map((r) => `sk-${r}`),
+    rnd(16, UPPER_DIGITS).map((r) => `AKIA${r}`),
+    rnd(35, B64URL).map((r) => `AIza${r}`),
+    rnd(36, ALNUM).map((r) => `ghp_${r}`),
+    rnd(40, ALNUM).map((r) => `gsk_${r}`),
+    rnd(24, ALNUM).map((r) => `xoxb-1234-${r}`),
+    rnd(30, ALNUM).map((r) => `tskey-auth-${r}`),
+    fc.tuple(rnd(24, B64URL), rnd(43, B64URL)).map(([p, s]) => `eyJhbGciOiJIUzI1NiJ9.eyJ${p}.${s}`),
+    rnd(64, B64).map((r) => `-----BEGIN OPENSSH PRIVATE KEY-----\n${r}\n-----END OPENSSH PRIVATE KEY-----`),
+    rnd(12, ALNUM).map((r) => `postgres://app:${r}@db.internal:5432/app`),
+    rnd(32, ALNUM).map((r) => `Bearer ${r}`),
+    // A generated secret with no known prefix: 40 characters of base64 with upper, lower and digits.
+    rnd(37, B64URL).map((r) => `${r}aZ7`),
+);
+/** The part of a shaped value that must not survive (a URL keeps its user and host; a header keeps "Bearer"). */
+const secretPart = (v: string) => v.match(/^postgres:\/\/app:([^@]+)@/)?.[1] ?? v.replace(/^Bearer /, "");
+
+/** Random-looking values the store records on purpose. */
+const recordedOnPurpose = fc.oneof(
+    rnd(64, HEX),
+    rnd(64, HEX).map((h) => `sha256:${h}`),
+    rnd(64, HEX).map((h) => `ghcr.io/open-webui/open-webui@sha256:${h}`),
+    rnd(40, HEX).map((h) => `commit ${h}`),
+    rnd(43, B64).map((r) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${r} observer@control`),
+    rnd(43, B64).map((r) => `256 SHA256:${r} root@web-1 (ED25519)`),
+    rnd(43, B64).map((r) => `github.com/rhysd/actionlint@v1.7.12=h1:${r}=`),
+    fc.uuid(),
+    rnd(16, HEX).map((h) => `events-${h} urn:pulumi:control::demesne::demesne:host:Host$command:remote:Command::web-1-ssh`),
+    rnd(4, HEX).map((h) => `T3-${h}-20e9-9e5b-9be4`),
+);
+
+describe("one rule for credential names", () => {
+    it("the validator refuses in plain env exactly the names the recorder redacts", () => {
+        fc.assert(fc.property(fc.oneof(credentialEnvName, harmlessEnvName), fc.constantFrom("plain-value", "x1"), (name, value) => {
+            const s = controlStack();
+            const custom = { kind: "custom", name: "tool", host: "control-1", trustTier: "admin", image: `ghcr.io/example/tool@sha256:${"a".repeat(64)}`, env: { [name]: value } };
+            (s.values.services as unknown[]).push(custom);
+            const problems = problemsOf(s);
+            const refused = problems.includes(`demesne:services[2].env.${name}: looks like a credential: move it to secretEnv as a \`secret:<name>\` reference`);
+            expect(problems).toHaveLength(refused ? 1 : 0);
+            const redacted = (redactSecrets({ [name]: value }) as Record<string, string>)[name] === REDACTED;
+            expect({ name, refused, redacted }).toEqual({ name, refused: isCredentialName(name), redacted: isCredentialName(name) });
+            expect(refused).toBe(CREDENTIAL_TAILS.some((t) => name === t || name.endsWith(`_${t}`)));
+        }), { seed: SEED, numRuns: 60 });
+    });
+
+    it("names ending in key, secret, salt, token or password are credentials in any case and separator", () => {
+        fc.assert(fc.property(restyled, (name) => {
+            expect(isCredentialName(name), name).toBe(true);
+            expect(redactSecrets({ [name]: "value-in-clear" })).toEqual({ [name]: REDACTED });
+        }), { seed: SEED, numRuns: RUNS });
+    });
+
+    it("public keys, identifiers, counts and feature flags are not credentials", () => {
+        for (const name of ["hostKey", "publicKey", "authorized_keys", "sortKey", "approvalToken", "max_tokens", "prompt_tokens", "WEBUI_AUTH", "PWD", "NOPASSWD", "monkey", "OPENAI_API_BASE_URL"]) {
+            expect(isCredentialName(name), name).toBe(false);
+        }
+    });
+
+    it("the config keys that hold secrets are credential names, so the recorder never keeps their values", () => {
+        for (const key of SECRET_KEYS) expect(isCredentialName(`demesne:${key}`), key).toBe(true);
+    });
+
+    it("the gateway's provider-key env names are where the rules look for provider keys", () => {
+        fc.assert(fc.property(fc.stringMatching(/^[a-z][a-z0-9-]{0,12}$/), (id) => {
+            const name = providerKeyEnvName(id);
+            expect(isProviderKeyName(name) && isCredentialName(name), name).toBe(true);
+        }), { seed: SEED, numRuns: RUNS });
+    });
+});
+
+describe("one rule for credential shapes", () => {
+    it("cuts credential-shaped values out of any text and names what they looked like", () => {
+        const filler = fc.array(fc.constantFrom("error:", "connecting", "with", "to", "the", "gateway", "(retrying)", "\n"), { maxLength: 6 }).map((w) => w.join(" "));
+        fc.assert(fc.property(filler, shapedSecret, filler, (before, secret, after) => {
+            const text = `${before} ${secret} ${after}`;
+            expect(credentialShapeOf(text), secret).toBeDefined();
+            const out = redactText(text);
+            expect(out).not.toContain(secretPart(secret));
+            expect(out).toContain(REDACTED);
+        }), { seed: SEED, numRuns: RUNS });
+    });
+
+    it("leaves digests, image ids, public keys, fingerprints and ids as they are", () => {
+        fc.assert(fc.property(recordedOnPurpose, (v) => {
+            expect(credentialShapeOf(v), v).toBeUndefined();
+            expect(redactText(v)).toBe(v);
+            expect(redactSecrets({ digest: v, image: v, note: v })).toEqual({ digest: v, image: v, note: v });
+        }), { seed: SEED, numRuns: RUNS });
+    });
+
+    it("tells a provider's own key from a gateway virtual key", () => {
+        expect(providerKeyShapeOf(`sk-ant-api03-${"a1B2".repeat(10)}`)).toBe("an Anthropic key");
+        expect(providerKeyShapeOf(`AKIA${"ABCDEFGH23456789"}`)).toBe("an AWS access key");
+        expect(providerKeyShapeOf(`sk-${"a1B2".repeat(8)}`)).toBeUndefined();
+    });
+
+    it("keeps references to secrets: they name a secret, they do not hold one", () => {
+        for (const ref of ["postgresql://litellm:${GATEWAY_DB_PASSWORD}@db:5432/litellm", "LITELLM_MASTER_KEY=os.environ/LITELLM_MASTER_KEY", "OPENAI_API_KEY: secret:webuiVirtualKey"]) {
+            expect(redactText(ref)).toBe(ref);
+        }
+    });
+});
+
+describe("a credential-shaped value in any service's plain env is refused, whatever its name", () => {
+    it("for the gateway and the chat UI alike, without echoing the value", () => {
+        fc.assert(fc.property(fc.constantFrom(0, 1), fc.constantFrom("WEBUI_NAME", "DEFAULT_MODELS", "TZ"), shapedSecret, (i, name, secret) => {
+            const s = controlStack();
+            (s.values.services as Record<string, unknown>[])[i]!.env = { [name]: secret };
+            const problems = problemsOf(s);
+            expect(problems).toHaveLength(1);
+            expect(problems[0]).toMatch(new RegExp(`^demesne:services\\[${i}\\]\\.env\\.${name}: holds .+: move it to secretEnv as a \`secret:<name>\` reference$`));
+            expect(problems[0]).not.toContain(secretPart(secret));
+        }), { seed: SEED, numRuns: 60 });
+    });
+
+    it("the renderer refuses it too when handed a service the validator never saw", () => {
+        const s = controlStack();
+        const cfg = loadConfig(sourceOf(s), { dryRun: true });
+        const chat = { ...cfg.services[1]!, env: { WEBUI_AUTH: "false" } };
+        expect(() => planService(cfg, chat)).toThrow('service "chat": env.WEBUI_AUTH is set by demesne for every open-webui service and cannot be overridden');
+    });
+});
