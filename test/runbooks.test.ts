@@ -443,7 +443,8 @@ describe("runbooks", () => {
     problems.push(...await finish(ctx));
     expect(ctx.demesneSubs.size).toBeGreaterThan(5);
     expect(problems).toEqual([]);
-  });
+    // One process per subcommand: on a loaded two-core machine their start-up alone can take a minute.
+  }, 120_000);
 
   it("every test a runbook cites exists and has the titles it quotes", () => {
     const problems = runbooks.flatMap((f) => checkTestReferences(rel(f), read(f)));

@@ -43,9 +43,13 @@ export interface TestStack {
     secretKeys: Set<string>;
 }
 
-/** The control stack with its secrets set as secrets; mutate freely, it is a fresh copy. */
+/**
+ * The control stack with its secrets set as secrets, before its T3 steps were approved (tests type the
+ * tokens they need); mutate freely, it is a fresh copy.
+ */
 export function controlStack(): TestStack {
-    const values = { ...structuredClone(controlStackValues()), ...structuredClone(TEST_SECRETS) } as Record<string, unknown>;
+    const { approvals: _approved, ...shipped } = controlStackValues();
+    const values = { ...structuredClone(shipped), ...structuredClone(TEST_SECRETS) } as Record<string, unknown>;
     return { values, secretKeys: new Set(Object.keys(TEST_SECRETS)) };
 }
 
