@@ -1,4 +1,3 @@
-import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { auditAppend, auditHead, auditVerify, type Anchor } from "../state-model/audit";
@@ -9,7 +8,7 @@ import { openPostgres } from "../state-model/db/postgres";
 import { IntegrityError, type Store } from "../state-model/db/store";
 import { erase } from "../state-model/erase";
 import { InputError } from "../state-model/ingest/errors";
-import { ingest } from "../state-model/ingest/ingest";
+import { planIngest, recordIngest } from "../state-model/ingest/ingest";
 import { checkNesting, KINDS, type Kind } from "../state-model/ingest/parse";
 import { decodeUtf8, DEFAULT_MAX_BYTES, parseSize, readInputFile, readInputStream } from "../state-model/ingest/read";
 import { asOf, changes, history } from "../state-model/queries";
@@ -88,14 +87,10 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       const at = time(p, "valid-at")?.getTime();
       const max = maxBytesOf(p);
       const text = decodeUtf8(file === "-" ? await readInputStream(process.stdin, max) : readInputFile(file, max));
+      // Parsed and mapped before the store is opened: bad input is refused without waiting for it.
+      const batch = planIngest(text, { kind: kind as Kind | undefined, stack: str(p, "stack"), updateId: str(p, "update-id"), at });
       return withStore(async (store) => {
-        const r = await ingest(store, text, {
-          kind: kind as Kind | undefined,
-          stack: str(p, "stack"),
-          updateId: str(p, "update-id"),
-          at,
-          onRecording: (k, n) => note(`recording ${n} fact changes from ${k} input in one transaction…`),
-        });
+        const r = await recordIngest(store, batch, { onRecording: (k, n) => note(`recording ${n} fact changes from ${k} input in one transaction…`) });
         const report = {
           kind: r.kind,
           updateId: r.updateId ?? null,
@@ -119,13 +114,16 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
   },
   fleet: {
     valued: ["valid-at", "known-at", "subject"],
-    run: (p, out) =>
-      withStore(async (store) => {
-        const rows = await asOf(store, { subject: str(p, "subject"), validAt: time(p, "valid-at"), knownAt: time(p, "known-at") });
+    run: (p, out) => {
+      // Flags are read before the store is opened: a usage error never waits for the store.
+      const q = { subject: str(p, "subject"), validAt: time(p, "valid-at"), knownAt: time(p, "known-at") };
+      return withStore(async (store) => {
+        const rows = await asOf(store, q);
         if (out.json) out.data(rows);
         else out.line(rows.length ? table(rows as never, ["subject", "kind", "attribute", "key", "value", "validFrom"]) : "(no facts)");
         return EXIT.ok;
-      }),
+      });
+    },
   },
   history: {
     valued: ["attr", "valid-at", "known-at"],
@@ -151,8 +149,9 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       const from = time(p, "from");
       const to = time(p, "to");
       if (!from || !to) throw new UsageError("changes needs --from and --to");
+      const knownAt = time(p, "known-at");
       return withStore(async (store) => {
-        const rows = await changes(store, { from, to, knownAt: time(p, "known-at") });
+        const rows = await changes(store, { from, to, knownAt });
         if (out.json) out.data(rows);
         else out.line(rows.length ? table(rows as never, ["change", "subject", "attribute", "key", "from", "to"]) : "(no changes)");
         return EXIT.ok;
@@ -178,10 +177,12 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       } catch (e) {
         throw new UsageError(`<value-json>: ${(e as Error).message.replace(/^line \d+: /, "")}`);
       }
+      const validFrom = time(p, "valid-from");
+      const validTo = time(p, "valid-to");
       return withStore(async (store) => {
         let r;
         try {
-          r = await correct(store, { subject, attribute, key: str(p, "key"), value, validFrom: time(p, "valid-from"), validTo: time(p, "valid-to"), actor, reason });
+          r = await correct(store, { subject, attribute, key: str(p, "key"), value, validFrom, validTo, actor, reason });
         } catch (e) {
           if (e instanceof UnknownSubject) throw new Refused(e.message);
           throw e;
@@ -259,7 +260,8 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       const file = str(p, "anchor");
       if (file) {
         try {
-          const a = JSON.parse(fs.readFileSync(file, "utf8")) as Anchor;
+          // An anchor is a line of JSON: read like recorder input (a regular file, small, UTF-8), never a FIFO.
+          const a = JSON.parse(decodeUtf8(readInputFile(file, 64 * 1024))) as Anchor;
           if (!Number.isInteger(a.seq) || typeof a.hash !== "string") throw new Error("needs {seq, hash}");
           anchor = a;
         } catch (e) {

@@ -3,6 +3,7 @@
 // DEMESNE_FUZZ_RUNS for a longer run.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { formatFinding } from "../cli/drift-commands";
 import { esc, escLines, safeJson, shown } from "../cli/escape";
 import { Output, table } from "../cli/output";
 import { checkNesting, MAX_DEPTH } from "../state-model/ingest/parse";
@@ -66,6 +67,20 @@ describe("escaping strings that came from input", () => {
         out.line(`raw ${rows[0]?.a ?? ""}`); // the last net: even an unescaped line loses its controls
         expect(out.text()).not.toMatch(CONTROL_BUT_NEWLINE);
         expect(out.text().split("\n")[0]).toBe(shown`actor ${rows[0]?.a ?? ""}`);
+      }),
+      opts,
+    );
+  });
+
+  it("a drift finding shows what a host reported (file names, values, errors) escaped, one line per field", () => {
+    fc.assert(
+      fc.property(nasty, nasty, fc.oneof(nasty, fc.dictionary(nasty, nasty, { maxKeys: 2 })), (file, why, observed) => {
+        const text = formatFinding({
+          host: "web-1", subject: "host:web-1", attribute: "sudoers.file", key: file, path: ["sudoers.file", file], change: "unexpected",
+          desired: null, observed, severity: "high", source: "desired:lab", layer: null, tier: null, converge: `by hand: rm ${file}`, why,
+        });
+        expect(text).not.toMatch(CONTROL_BUT_NEWLINE);
+        expect(text.split("\n")).toHaveLength(6);
       }),
       opts,
     );

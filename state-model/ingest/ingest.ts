@@ -47,7 +47,11 @@ export function planIngest(text: string, opts: IngestOptions = {}): BatchInput {
 
 /** One input, one transaction; the same input twice adds nothing. */
 export async function ingest(store: Store, text: string, opts: IngestOptions = {}): Promise<IngestReport> {
-  const batch = planIngest(text, opts);
+  return recordIngest(store, planIngest(text, opts), opts);
+}
+
+/** Records an input planned by `planIngest` (so that bad input is refused before the store is even opened). */
+export async function recordIngest(store: Store, batch: BatchInput, opts: Pick<IngestOptions, "onRecording"> = {}): Promise<IngestReport> {
   opts.onRecording?.(batch.kind as Kind, batch.ops.length);
   const r = await recordBatch(store, batch);
   return { ...r, kind: batch.kind as Kind, updateId: batch.updateId, stack: batch.stack, complete: batch.complete };
