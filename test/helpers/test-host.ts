@@ -9,7 +9,7 @@ import * as path from "node:path";
 const HOST_DIR = path.join(__dirname, "..", "host");
 const ROOTFS_SH = path.join(HOST_DIR, "rootfs.sh");
 const TESTHOST_SH = path.join(HOST_DIR, "testhost.sh");
-const TOOLS = ["debootstrap", "ssh", "ssh-keygen", "ssh-keyscan", "ip", "nsenter", "unshare", "setpriv", "mount", "findmnt"];
+const TOOLS = ["debootstrap", "ssh", "ssh-keygen", "ssh-keyscan", "ip", "nsenter", "unshare", "setpriv", "mount", "findmnt", "flock"];
 const INSTALL = "apt-get install debootstrap openssh-client iproute2 util-linux mount";
 
 export interface CommandResult {
