@@ -1,6 +1,7 @@
 import type { Store } from "./db/store";
 import { sha256Hex, recordBatch } from "./facts/writer";
 import type { BatchResult } from "./facts/types";
+import { secretPaths } from "./facts/redact";
 
 export interface Correction {
   subject: string;
@@ -19,12 +20,24 @@ export class UnknownSubject extends Error {
   override name = "UnknownSubject";
 }
 
+/** A correction that would carry a credential: refused, so the operator's copy is the only one. */
+export class SecretValue extends Error {
+  override name = "SecretValue";
+}
+
 /**
  * Corrects what the store knows: the old versions stay visible "as known then"; the new ones carry the
  * actor and reason. One transaction.
  */
 export async function correct(store: Store, c: Correction): Promise<BatchResult> {
   if (!c.actor.trim() || !c.reason.trim()) throw new Error("a correction needs --actor and --reason");
+  // The store's rules (components/model/secrets.ts) would redact it; refusing says so instead of storing a blank.
+  const secret = c.value === null ? [] : secretPaths(c.value, c.attribute);
+  if (secret.length > 0) {
+    throw new SecretValue(
+      `the value of ${c.attribute} holds a credential (by its name or shape) at ${secret.join(", ")}: secrets are never recorded; correct it to "[redacted]" there, or leave it out`,
+    );
+  }
   const v = await store.query<{ kind: string }>("SELECT kind FROM vertex WHERE id = $1", [c.subject]);
   if (!v.rows[0]) throw new UnknownSubject(`no subject '${c.subject}' in the fleet model`);
   let from = c.validFrom?.getTime();
