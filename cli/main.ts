@@ -1,7 +1,8 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { auditAppend, auditHead, auditVerify, type Anchor } from "../state-model/audit";
-import { correct, UnknownSubject } from "../state-model/correct";
+import { correct, SecretValue, UnknownSubject } from "../state-model/correct";
+import { redactText } from "../components/model/secrets";
 import { migrate } from "../state-model/db/migrate";
 import { openFleetStore } from "../state-model/db/open";
 import { openPostgres } from "../state-model/db/postgres";
@@ -170,7 +171,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       try {
         value = JSON.parse(raw);
       } catch {
-        throw new UsageError(`<value-json>: '${esc(raw.slice(0, 40))}' is not JSON (quote strings: '"text"')`);
+        throw new UsageError(`<value-json>: '${esc(redactText(raw).slice(0, 40))}' is not JSON (quote strings: '"text"')`);
       }
       try {
         checkNesting(raw);
@@ -184,7 +185,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
         try {
           r = await correct(store, { subject, attribute, key: str(p, "key"), value, validFrom, validTo, actor, reason });
         } catch (e) {
-          if (e instanceof UnknownSubject) throw new Refused(e.message);
+          if (e instanceof UnknownSubject || e instanceof SecretValue) throw new Refused(e.message);
           throw e;
         }
         if (out.json) out.data({ subject, attribute, batch: r.batchId, factsAdded: r.factsAdded, factsClosed: r.factsClosed });
