@@ -84,6 +84,7 @@ owner_alive() {
   read -r _ pid start < <(grep '^owner ' "$LEASES/$1" 2>/dev/null || true)
   [[ -n ${start:-} && $(starttime "$pid" || true) == "$start" ]]
 }
+
 # ---------------------------------------------------------------- down
 
 # Undo the lines of STATE/created in reverse order; each kind is removed only if it is still the thing we made.
@@ -132,7 +133,8 @@ sweep_locked() {
     [[ $i =~ ^[0-9]+$ && -f $f ]] || continue
     owner_alive "$i" && continue
     log "index $i: its owner ($(lease_field "$i" name), pid $(lease_field "$i" owner)) is gone; tearing it down"
-    release "$i" || log "warning: could not tear down index $i"
+    # In a subshell: a leftover that cannot be removed (its die) keeps its lease but does not stop this up.
+    (release "$i") || log "warning: could not tear down index $i; its lease stays"
   done
 }
 
