@@ -14,6 +14,8 @@ const commandsOf = (tree: string) => readmeCommands(readFileSync(path.join(tree,
 const isRoot = process.getuid?.() === 0;
 // In CI (root, a fresh machine) every case must run; elsewhere a case that cannot is reported as skipped.
 const inCI = process.env.CI === "true";
+// A case is a whole .ci/run with warm caches (minutes); its lines are stopped after this, the test a little later.
+const CASE_MS = 40 * 60_000;
 const has = (program: string) => spawnSync("sh", ["-c", `command -v ${program}`]).status === 0;
 
 /** A scratch directory others may enter (a test user, PostgreSQL's user), removed afterwards. */
@@ -27,7 +29,7 @@ function scratch(): string {
 function report(name: string, log: string, runs: LineRun[]): string {
     mkdirSync(path.join(ROOT, ".vitest"), { recursive: true });
     copyFileSync(log, path.join(ROOT, ".vitest", `readme-${name}.log`));
-    const summary = runs.map((r) => `\`${r.line.replace(/\s+#.*$/, "")}\` exit ${r.status} in ${r.seconds}s`).join("; ");
+    const summary = runs.map((r) => `\`${r.line.replace(/\s+#.*$/, "")}\` ${r.status === null ? "stopped by a signal (time limit?)" : `exit ${r.status}`} in ${r.seconds}s`).join("; ");
     console.log(`README commands, ${name}: ${summary}`);
     return `${summary}\nlast lines of .vitest/readme-${name}.log:\n${tail(log)}`;
 }
@@ -43,7 +45,7 @@ describe("the README's two commands, as written, in a fresh clone", () => {
         expect(commands[1]).toMatch(/\.ci\/run/);
     });
 
-    it.skipIf(!isRoot && !inCI)("exit 0 as root on a machine without sudo", async () => {
+    it.skipIf(!isRoot && !inCI)("exit 0 as root on a machine without sudo", { timeout: CASE_MS + 120_000 }, async () => {
         expect(isRoot, "run this suite as root (CI is root)").toBe(true);
         const dir = scratch();
         try {
@@ -53,7 +55,7 @@ describe("the README's two commands, as written, in a fresh clone", () => {
             const clone = freshClone(path.join(dir, "demesne"));
             const commands = commandsOf(clone);
             const log = path.join(dir, "run.log");
-            const runs = await runLines(commands, { cwd: clone, env, log });
+            const runs = await runLines(commands, { cwd: clone, env, log, timeoutMs: CASE_MS });
             const message = report("root-without-sudo", log, runs);
             expectAllPassed(commands, runs, message);
             expect(readFileSync(log, "utf8"), "the nested run did not start this suite again").toContain("this run is one of them");
@@ -63,7 +65,7 @@ describe("the README's two commands, as written, in a fresh clone", () => {
     });
 
     const canAddUser = isRoot && ["useradd", "userdel", "sudo", "visudo", "setpriv"].every(has);
-    it.skipIf(!canAddUser && !inCI)("exit 0 as a normal user with sudo, and leave the clone the user's", async () => {
+    it.skipIf(!canAddUser && !inCI)("exit 0 as a normal user with sudo, and leave the clone the user's", { timeout: CASE_MS + 120_000 }, async () => {
         expect(canAddUser, "needs root and useradd, userdel, sudo, visudo, setpriv").toBe(true);
         const user = `demesne-readme-${process.pid}`;
         const sudoers = `/etc/sudoers.d/${user}`;
@@ -86,6 +88,7 @@ describe("the README's two commands, as written, in a fresh clone", () => {
                 cwd: clone,
                 env: nestedEnv({ HOME: home, USER: user, LOGNAME: user }),
                 log,
+                timeoutMs: CASE_MS,
                 argv: ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--init-groups", "--"],
             });
             const message = report("user-with-sudo", log, runs);

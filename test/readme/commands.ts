@@ -71,18 +71,36 @@ export interface LineRun {
 
 /**
  * Runs each line in `cwd` with bash, as a user types it, one after the other until one fails; all output is
- * appended to `log`. `argv` runs bash as another user (e.g. setpriv …).
+ * appended to `log`. `argv` runs bash as another user (e.g. setpriv …). All lines together get `timeoutMs`:
+ * then the line's whole process group is stopped (status null), so that no run outlives its case.
  */
-export async function runLines(lines: string[], opts: { cwd: string; env: Record<string, string>; log: string; argv?: string[] }): Promise<LineRun[]> {
+export async function runLines(
+    lines: string[],
+    opts: { cwd: string; env: Record<string, string>; log: string; timeoutMs: number; argv?: string[] },
+): Promise<LineRun[]> {
+    const deadline = Date.now() + opts.timeoutMs;
     const runs: LineRun[] = [];
     for (const line of lines) {
         const began = Date.now();
         const fd = openSync(opts.log, "a");
         const [cmd, ...args] = [...(opts.argv ?? []), "bash", "-c", line];
         const status = await new Promise<number | null>((resolve, reject) => {
-            const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", fd, fd] });
+            const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", fd, fd], detached: true });
+            const stop = (signal: NodeJS.Signals) => () => {
+                try {
+                    process.kill(-child.pid!, signal);
+                } catch {
+                    // the group has already gone
+                }
+            };
+            const term = setTimeout(stop("SIGTERM"), Math.max(0, deadline - Date.now()));
+            const kill = setTimeout(stop("SIGKILL"), Math.max(0, deadline - Date.now()) + 30_000);
             child.on("error", reject);
-            child.on("exit", (code) => resolve(code));
+            child.on("exit", (code) => {
+                clearTimeout(term);
+                clearTimeout(kill);
+                resolve(code);
+            });
         }).finally(() => closeSync(fd));
         runs.push({ line, status, seconds: Math.round((Date.now() - began) / 1000) });
         if (status !== 0) break;

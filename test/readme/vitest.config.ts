@@ -5,8 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
     test: {
         include: ["test/readme/**/*.test.ts"],
-        // Each case is a whole .ci/run in a fresh clone (minutes, not seconds): see adr/0015 for the times.
-        testTimeout: 45 * 60_000,
+        // Each case is a whole .ci/run in a fresh clone and sets its own timeout (commands.test.ts).
         hookTimeout: 5 * 60_000,
         pool: "forks",
     },
