@@ -1,4 +1,4 @@
-import { canonicalJson, sha256Hex } from "../../components/model/hash";
+import { sha256Hex } from "../../components/model/hash";
 import type { Queryable } from "../db/store";
 
 /**
@@ -51,9 +51,10 @@ export interface BatchRow {
   at: number;
 }
 
-// One line per row; JSON arrays, so no separator can be forged inside a field.
+// One line per row; JSON arrays, so no separator can be forged inside a field (a JSON text holds no raw tab,
+// so the value follows the array after one).
 export const addedLine = (r: AddedRow) =>
-  JSON.stringify(["+", r.batch, r.subject, r.attribute, r.key, r.vf, r.vt, r.rf, r.value, r.actor, r.reason]);
+  `${JSON.stringify(["+", r.batch, r.subject, r.attribute, r.key, r.vf, r.vt, r.rf, r.actor, r.reason])}\t${r.value}`;
 export const closedLine = (r: ClosedRow) => JSON.stringify(["-", r.subject, r.attribute, r.key, r.vf, r.vt, r.rf, r.rt]);
 export const vertexLine = (id: string, kind: string, at: number) => JSON.stringify(["v", id, kind, at]);
 export const batchLine = (b: BatchRow) =>
@@ -64,8 +65,28 @@ export function digestOf(lines: string[]): string {
   return sha256Hex([...lines].sort().join("\n"));
 }
 
-/** A value's canonical JSON as verify will see it: parsed back from the JSON text the store was sent. */
-export const canonicalValue = (json: string) => canonicalJson(JSON.parse(json));
+/**
+ * A value's canonical JSON: keys sorted, and otherwise what JSON.stringify sends to the store (toJSON,
+ * undefined in an array as null, undefined and functions in an object dropped), so the writer's value and the
+ * one verify parses back from the store give the same text. Hand-rolled: it is on the ingest path.
+ */
+export function canonicalValue(v: unknown): string {
+  if (v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function") v = (v as { toJSON(): unknown }).toJSON();
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) {
+    let out = "[";
+    for (let i = 0; i < v.length; i++) out += (i ? "," : "") + canonicalValue(v[i]);
+    return `${out}]`;
+  }
+  const o = v as Record<string, unknown>;
+  let out = "{";
+  for (const k of Object.keys(o).sort()) {
+    const x = o[k];
+    if (x === undefined || typeof x === "function" || typeof x === "symbol") continue;
+    out += `${out.length > 1 ? "," : ""}${JSON.stringify(k)}:${canonicalValue(x)}`;
+  }
+  return `${out}}`;
+}
 
 /** The params of a batch's binding entry. */
 export interface BatchBinding {
@@ -106,7 +127,7 @@ export async function storedLines(db: Queryable) {
   return {
     added: facts.rows.map((r) => {
       const row = { batch: r.batch, subject: r.subject, attribute: r.attribute, key: r.value_key, vf: Number(r.vf), vt: num(r.vt), rf: Number(r.rf) };
-      return { ...row, line: addedLine({ ...row, value: canonicalJson(r.value), actor: r.actor, reason: r.reason }) };
+      return { ...row, line: addedLine({ ...row, value: canonicalValue(r.value), actor: r.actor, reason: r.reason }) };
     }),
     closed: facts.rows.filter((r) => r.rt !== null).map((r) => {
       const row = { subject: r.subject, attribute: r.attribute, key: r.value_key, vf: Number(r.vf), vt: num(r.vt), rf: Number(r.rf), rt: Number(r.rt) };
@@ -207,7 +228,7 @@ export async function verifyFacts(db: Queryable, chain: ChainEntry[]): Promise<{
 
   const counts = (lines: string[]) => {
     const n = { "+": 0, "-": 0, v: 0, b: 0 };
-    for (const l of lines) n[l[2] as keyof typeof n] += 1;
+    for (const l of lines) n[l[2] as keyof typeof n] += 1; // the kind: the first field of the line's array
     return n;
   };
   const compare = (what: string, want: Record<keyof typeof KINDS, number>, lines: string[], digest: string) => {

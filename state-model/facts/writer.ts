@@ -157,7 +157,7 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
         add.t.push(Number.isFinite(p.to) ? p.to : null);
         lines.push(addedLine({
           batch: batchId, subject: g.subject, attribute: g.attribute, key: g.key, vf: asStored(p.from), vt: finite(asStored(p.to)), rf: T,
-          value: canonicalValue(add.v[add.v.length - 1]!), actor: input.actor ?? null, reason: input.reason ?? null,
+          value: canonicalValue(p.value), actor: input.actor ?? null, reason: input.reason ?? null,
         }));
       }
     }

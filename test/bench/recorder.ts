@@ -93,7 +93,8 @@ async function rawInsert(admin: Store, rows: number): Promise<{ raw: number; flo
   const def = await admin.query<{ def: string }>(
     "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'fact'::regclass AND contype = 'x'",
   );
-  await admin.exec(`BEGIN; SET LOCAL demesne.migrating = 'on';
+  // Scratch tables: since 0005 only a migration or the owner's replica mode gets past the DDL guard.
+  await admin.exec(`BEGIN; SET LOCAL session_replication_role = replica;
     DROP TABLE IF EXISTS bench_raw; DROP TABLE IF EXISTS bench_floor;
     CREATE TABLE bench_raw (subject text, attribute text, value_key text, value jsonb, valid_from timestamptz, valid_to timestamptz,
       recorded_from timestamptz DEFAULT now(), recorded_to timestamptz DEFAULT 'infinity', batch text);
@@ -101,7 +102,7 @@ async function rawInsert(admin: Store, rows: number): Promise<{ raw: number; flo
     ALTER TABLE bench_floor ADD ${def.rows[0]!.def}; COMMIT;`);
   const raw = await bulkInsert(admin, "bench_raw", rows);
   const floor = await bulkInsert(admin, "bench_floor", rows);
-  await admin.exec(`BEGIN; SET LOCAL demesne.migrating = 'on'; DROP TABLE bench_raw; DROP TABLE bench_floor; COMMIT;`);
+  await admin.exec(`BEGIN; SET LOCAL session_replication_role = replica; DROP TABLE bench_raw; DROP TABLE bench_floor; COMMIT;`);
   return { raw, floor };
 }
 

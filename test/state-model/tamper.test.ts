@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import fc from "fast-check";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { auditHead, auditVerify } from "../../state-model/audit";
@@ -12,6 +13,7 @@ import { openPostgres } from "../../state-model/db/postgres";
 import type { Store } from "../../state-model/db/store";
 import { blessBaseline } from "../../state-model/drift/baseline";
 import { erase } from "../../state-model/erase";
+import { canonicalValue } from "../../state-model/facts/binding";
 import type { BatchInput, FactOp } from "../../state-model/facts/types";
 import { recordBatch, sha256Hex } from "../../state-model/facts/writer";
 import { BACKENDS, freshStore, type StoreTarget } from "../helpers/stores";
@@ -21,7 +23,8 @@ const HOST = "host:web-1";
 const T1 = Date.parse("2026-10-01T00:00:00Z");
 const T2 = Date.parse("2026-10-02T00:00:00Z");
 
-function batch(tag: string, ops: Omit<FactOp, "subject">[], extra: Partial<BatchInput> = {}): BatchInput {
+type Op = FactOp extends infer O ? (O extends FactOp ? Omit<O, "subject"> : never) : never;
+function batch(tag: string, ops: Op[], extra: Partial<BatchInput> = {}): BatchInput {
   return {
     kind: "test",
     inputSha256: sha256Hex(`tamper-${tag}-${Math.random()}`),
@@ -83,7 +86,7 @@ async function seedStore(backend: (typeof BACKENDS)[number]) {
     await s.close();
   }
 }
-async function seeded(backend: (typeof BACKENDS)[number]) {
+async function seeded(backend: (typeof BACKENDS)[number]): Promise<{ t: StoreTarget; anchor: { seq: number; hash: string } }> {
   if (!seededOnce.has(backend)) seededOnce.set(backend, seedStore(backend));
   const { t, anchor } = await seededOnce.get(backend)!;
   if (t.backend === "pglite") {
@@ -100,7 +103,7 @@ async function seeded(backend: (typeof BACKENDS)[number]) {
     await c.end();
   }
   const url = t.adminUrl!.replace(/\/[^/]+$/, `/${name}`);
-  return { t: { ...t, adminUrl: url, env: { DATABASE_URL: url }, open: () => openFleetStore({ databaseUrl: url }) }, anchor };
+  return { t: { ...t, adminUrl: url, env: { DATABASE_URL: url } as Record<string, string>, open: () => openFleetStore({ databaseUrl: url }) }, anchor };
 }
 
 async function verifyAfter(t: StoreTarget, anchor?: { seq: number; hash: string }) {
@@ -217,6 +220,22 @@ describe.each(BACKENDS)("tamper-evident facts on %s", (backend) => {
     await expect(verifyAfter(t)).resolves.toMatchObject({ batches: 4 });
     await expect(verifyAfter(t, anchor)).rejects.toThrow(/differs from the anchor: history was rewritten/);
   }, 60_000);
+});
+
+describe("a value's canonical form", () => {
+  it("is the same for what the writer sends and what the store gives back (keys in another order)", () => {
+    // JSON.stringify's own rules on the writer's side; what comes back has jsonb's key order.
+    const reorder = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(reorder) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)])) : v;
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: "small" }, fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined), fc.date({ noInvalidDate: true }),
+        fc.array(tie("v"), { maxLength: 4 }), fc.dictionary(fc.string({ maxLength: 4 }), tie("v"), { maxKeys: 4 })),
+    })).v;
+    fc.assert(fc.property(value, (v) => {
+      const sent = JSON.stringify(v) ?? "null";
+      expect(canonicalValue(v)).toBe(canonicalValue(reorder(JSON.parse(sent))));
+    }), { seed: 13, numRuns: 500 });
+  });
 });
 
 describe("a store written before 0005", () => {
