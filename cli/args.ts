@@ -1,3 +1,4 @@
+import { parseArgs as parseFlags } from "node:util";
 import { UsageError } from "./exit";
 
 export interface Parsed {
@@ -5,23 +6,29 @@ export interface Parsed {
   flags: Map<string, string | true>;
 }
 
-/** `--name value`, `--name=value` and boolean flags; anything not declared is a usage error. */
+/**
+ * `--name value`, `--name=value` and boolean flags, through Node's `util.parseArgs`; anything not declared is a
+ * usage error. Non-strict mode, checked token by token here, so that a value may start with a dash
+ * (`--reason -x`) and each refusal names its flag in our words.
+ */
 export function parseArgs(argv: string[], valued: string[], booleans: string[]): Parsed {
+  const options = Object.fromEntries([
+    ...booleans.map((n) => [n, { type: "boolean" as const }]),
+    ...valued.map((n) => [n, { type: "string" as const }]),
+  ]);
+  const { tokens } = parseFlags({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   const out: Parsed = { positional: [], flags: new Map() };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--") || a === "-") {
-      out.positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = a.slice(2, eq < 0 ? undefined : eq);
-    if (booleans.includes(name) && eq < 0) out.flags.set(name, true);
-    else if (valued.includes(name)) {
-      const v = eq < 0 ? argv[++i] : a.slice(eq + 1);
-      if (v === undefined) throw new UsageError(`--${name} needs a value`);
-      out.flags.set(name, v);
-    } else throw new UsageError(`unknown option --${name}`);
+  for (const t of tokens) {
+    if (t.kind === "positional") out.positional.push(t.value);
+    // `--` would end the options here but not for main's `--json`/`--help` checks: refused, as before.
+    else if (t.kind === "option-terminator") throw new UsageError("unknown option --");
+    else if (!t.rawName.startsWith("--")) throw new UsageError(`unknown option ${argv[t.index]!.split("=")[0]}`);
+    else if (valued.includes(t.name)) {
+      if (t.value === undefined) throw new UsageError(`--${t.name} needs a value`);
+      out.flags.set(t.name, t.value);
+    } else if (!booleans.includes(t.name)) throw new UsageError(`unknown option --${t.name}`);
+    else if (t.inlineValue) throw new UsageError(`--${t.name} takes no value`);
+    else out.flags.set(t.name, true);
   }
   return out;
 }
