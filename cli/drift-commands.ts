@@ -14,8 +14,6 @@ import { EXIT, UsageError } from "./exit";
 import { esc, shown } from "./escape";
 import { note, table, type Output } from "./output";
 
-export const DRIFT_VALUED = ["stack", "host", "against", "ignore", "identity", "actor", "reason"];
-
 export interface Stack {
   name: string;
   cfg: StackConfig;

@@ -15,8 +15,8 @@ import { decodeUtf8, DEFAULT_MAX_BYTES, parseSize, readInputFile, readInputStrea
 import { asOf, changes, history } from "../state-model/queries";
 import { parseIsoTime } from "../state-model/time";
 import { parseArgs, str, type Parsed } from "./args";
-import { bless, drift, DRIFT_VALUED, observe } from "./drift-commands";
-import { apply, APPLY_VALUED, approve, plan } from "./apply-commands";
+import { bless, drift, observe } from "./drift-commands";
+import { apply, approve, plan } from "./apply-commands";
 import { EXIT, Refused, UsageError } from "./exit";
 import { esc, escLines, safeJson, shown } from "./escape";
 import { note, Output, table } from "./output";
@@ -212,8 +212,9 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       });
     },
   },
+  // Each command takes exactly the flags it reads: a flag that would be ignored is refused as unknown.
   observe: {
-    valued: DRIFT_VALUED,
+    valued: ["stack", "host", "identity", "actor"],
     run: (p, out) =>
       withStore(async (store) => {
         const { code, observations } = await observe(p, out, store, actorOf(p));
@@ -226,7 +227,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       }),
   },
   drift: {
-    valued: DRIFT_VALUED,
+    valued: ["stack", "host", "against", "ignore", "actor"],
     run: (p, out) =>
       withStore(async (store) => {
         const code = await drift(p, out, store, actorOf(p));
@@ -235,7 +236,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       }),
   },
   baseline: {
-    valued: DRIFT_VALUED,
+    valued: ["stack", "host", "reason", "actor"],
     run: (p, out) =>
       withStore(async (store) => {
         const code = await bless(p, out, store, actorOf(p));
@@ -243,9 +244,9 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
         return code;
       }),
   },
-  plan: { valued: APPLY_VALUED, booleans: ["replace"], run: (p, out) => withStore((store) => plan(p, out, store, actorOf(p))) },
-  approve: { valued: APPLY_VALUED, run: (p, out) => withStore((store) => approve(p, out, store)) },
-  apply: { valued: APPLY_VALUED, run: (p, out) => withStore((store) => apply(p, out, store, actorOf(p))) },
+  plan: { valued: ["stack", "target", "layer", "plan-file", "actor"], booleans: ["replace"], run: (p, out) => withStore((store) => plan(p, out, store, actorOf(p))) },
+  approve: { valued: ["stack", "token", "sign-key", "actor"], run: (p, out) => withStore((store) => approve(p, out, store)) },
+  apply: { valued: ["stack", "allowed-signers", "actor"], run: (p, out) => withStore((store) => apply(p, out, store, actorOf(p))) },
   audit: {
     valued: ["anchor"],
     run: (p, out) => {

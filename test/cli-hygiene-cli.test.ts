@@ -22,8 +22,8 @@ let socket: net.Server;
 
 /** The CLI with a deadline: a read that hangs (a FIFO, a device) fails the test instead of the suite. Generous:
  *  opening the embedded store takes tens of seconds on a loaded machine. */
-function cli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...t.env, ...opts.env }, input: opts.input, encoding: "utf8", timeout: 240_000 });
+function cli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...t.env, ...opts.env }, input: opts.input, cwd: opts.cwd, encoding: "utf8", timeout: 240_000 });
   if (r.error && (r.error as NodeJS.ErrnoException).code !== "ETIMEDOUT") throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, timedOut: r.error !== undefined };
 }
@@ -104,6 +104,22 @@ describe("demesne ingest reads regular files and stdin only, within limits", { t
     usage(["ingest", file("far.ndjson", events(1e13, [{ summaryEvent: { result: "succeeded" } }]))], /line 1: timestamp: 10000000000000 is out of range/);
     const plan = file("plan.json", JSON.stringify({ manifest: { time: "2026-11-02T08:00:00Z" }, resourcePlans: {} }));
     usage(["ingest", plan, "--valid-at", "2026-11-01"], /--valid-at does not apply to this plan/);
+  });
+});
+
+describe("each command takes only the flags it reads", { timeout: 900_000 }, () => {
+  it("refuses a flag another command of the same family would read, instead of ignoring it", () => {
+    const sha = "0".repeat(64);
+    // In a directory without stack files: nothing here may reach a stack, an engine or a host.
+    const cases: [string[], string][] = [
+      [["observe", "--against", "desired"], "--against"],
+      [["drift", "--identity", "key"], "--identity"],
+      [["baseline", "bless", "b", "--ignore", "f"], "--ignore"],
+      [["plan", "--token", "T3-0000-0000-0000-0000"], "--token"],
+      [["approve", sha, "--actor", "a", "--layer", "h1/ssh"], "--layer"],
+      [["apply", sha, "--token", "T3-0000-0000-0000-0000"], "--token"],
+    ];
+    for (const [args, flag] of cases) usage(args, new RegExp(`${flag}(?![\\w-])`), { cwd: tmp });
   });
 });
 
