@@ -43,26 +43,36 @@ const git = (dir: string, ...args: string[]) =>
     execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", "-C", dir, ...args], { encoding: "utf8" }).trim();
 
 /**
- * A stand-in for the language host's module: `-version` prints sdk/v3's version.Version, which the toolchain
- * stamps with -X — or, as `liar`, a fixed string, whatever it was stamped with.
+ * A stand-in for Pulumi's monorepo: sdk/ (sdk/v3, with go/common/version) and the language host's module at
+ * sdk/nodejs/cmd/pulumi-language-nodejs, which replaces sdk/v3 by its relative path, as upstream does. The host's
+ * `-version` prints version.Version, which the toolchain stamps with -X — or, as `liar`, a fixed string.
+ * Returns the language host's directory.
  */
-function fakeLanguageHost(dir: string, opts: { tag?: string; liar?: string } = {}): string {
-    mkdirSync(path.join(dir, "go/common/version"), { recursive: true });
-    mkdirSync(path.join(dir, "nodejs/dist"), { recursive: true });
-    writeFileSync(path.join(dir, "go.mod"), "module github.com/pulumi/pulumi/sdk/v3\n\ngo 1.21\n");
-    writeFileSync(path.join(dir, "go/common/version/version.go"), "package version\n\nvar Version string\n");
+function fakeLanguageHost(repo: string, opts: { tag?: string; liar?: string } = {}): string {
+    const sdk = path.join(repo, "sdk");
+    const host = path.join(sdk, "nodejs/cmd/pulumi-language-nodejs");
+    mkdirSync(path.join(sdk, "go/common/version"), { recursive: true });
+    mkdirSync(path.join(sdk, "nodejs/dist"), { recursive: true });
+    mkdirSync(host, { recursive: true });
+    writeFileSync(path.join(sdk, "go.mod"), "module github.com/pulumi/pulumi/sdk/v3\n\ngo 1.21\n");
+    writeFileSync(path.join(sdk, "go/common/version/version.go"), "package version\n\nvar Version string\n");
+    writeFileSync(path.join(sdk, "nodejs/dist/pulumi-resource-pulumi-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
+    writeFileSync(
+        path.join(host, "go.mod"),
+        "module github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3\n\ngo 1.21\n\n" +
+            "require github.com/pulumi/pulumi/sdk/v3 v3.0.0\n\nreplace github.com/pulumi/pulumi/sdk/v3 => ../../..\n",
+    );
     const says = opts.liar ? JSON.stringify(opts.liar) : "version.Version";
     writeFileSync(
-        path.join(dir, "main.go"),
+        path.join(host, "main.go"),
         `package main\n\nimport (\n\t"fmt"\n\t"os"\n\n\t"github.com/pulumi/pulumi/sdk/v3/go/common/version"\n)\n\n` +
             `func main() {\n\t_ = version.Version\n\tif len(os.Args) > 1 && os.Args[1] == "-version" {\n\t\tfmt.Println(${says})\n\t\treturn\n\t}\n\tfmt.Println(4242)\n}\n`,
     );
-    writeFileSync(path.join(dir, "nodejs/dist/pulumi-resource-pulumi-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
-    git(dir, "init", "-q");
-    git(dir, "add", ".");
-    git(dir, "commit", "-q", "-m", "fake");
-    if (opts.tag) git(dir, "tag", opts.tag);
-    return dir;
+    git(repo, "init", "-q");
+    git(repo, "add", ".");
+    git(repo, "commit", "-q", "-m", "fake");
+    if (opts.tag) git(repo, "tag", opts.tag);
+    return host;
 }
 
 /** The toolchain building only the language host from DIR, offline, into a cache under tmp. */
@@ -80,7 +90,7 @@ function toolchain(src: string, cache: string) {
 
 describe("the version of a local source", () => {
     it("is its git tag, the tag and commits after it, or -dirty with uncommitted changes", async () => {
-        const dir = fakeLanguageHost(path.join(tmp, "tagged"), { tag: "v3.270.0" });
+        const dir = fakeLanguageHost(path.join(tmp, "tagged"), { tag: "v3.270.0" }); // a module in a subdirectory
         expect((await bash(`source_version ${dir}`)).stdout.trim()).toBe("v3.270.0");
         writeFileSync(path.join(dir, "README"), "x\n");
         git(dir, "add", "README");
@@ -145,8 +155,8 @@ describe("scripts/toolchain.sh with a local source", () => {
             new RegExp(`version=v3\\.270\\.0 pin=v3\\.274\\.1 source=${src.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} `),
         );
         // The same source at another release is another cache entry, built again, reporting its own version.
-        writeFileSync(path.join(src, "CHANGELOG"), "3.271.0\n");
-        git(src, "add", ".");
+        writeFileSync(path.join(src, "../../../CHANGELOG"), "3.271.0\n");
+        git(src, "add", "-A");
         git(src, "commit", "-q", "-m", "release");
         git(src, "tag", "v3.271.0");
         const second = await toolchain(src, cache);
