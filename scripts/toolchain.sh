@@ -157,7 +157,10 @@ resolve() {
       IFS='|' read -r hash t <<<"$out"
       if [[ -z $hash ]]; then # which version of MOD to ask for is unknown; does the proxy serve MOD at all?
         out=$(gox list -m "$MOD@latest" 2>&1) && out=""
-        if [[ -n $out ]]; then refused "$out"; else
+        if [[ -n $out ]]; then
+          refused "$out"
+          echo "(asked for @latest: the proxy does not say which commit $root is, so the version of that release cannot be named)"
+        else
           echo "$MOD: it has no release tags of its own, and the proxy does not say which commit $root is" \
             "(no Origin in its .info), so its version at that release cannot be named"
         fi
