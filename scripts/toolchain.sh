@@ -139,10 +139,10 @@ reuse() {
   log "reusing $p"
 }
 
-# resolve NAME: copy the binary's module source into SRC/NAME; on failure print why and return 1
 # refused OUT: the exact module@version each error in go's output OUT is about, or its last lines
 refused() { go_module_errors <<<"$1" | grep . || tail -n 3 <<<"$1"; }
 
+# resolve NAME: copy the binary's module source into SRC/NAME; on failure print why and return 1
 resolve() {
   local name=$1 dir out ver root major hash t
   spec "$name"
@@ -218,7 +218,7 @@ build() {
   while read -r old path; do
     if [[ -n $src && -f $src/$path/go.mod ]]; then
       edits+=("-replace=$old=$(cd "$src/$path" && pwd -P)")
-    elif [[ $old != github.com/pulumi/pulumi/* ]]; then
+    elif [[ $old != github.com/pulumi/pulumi/* || $MOD != github.com/pulumi/pulumi/* ]]; then # not a sibling
       echo "$name: go.mod replaces $old with $path, which is not there"; return 1
     elif [[ ! $built =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
       echo "$name: go.mod replaces $old with $path, which is not there, and v$built is no release to take it at"
