@@ -174,6 +174,24 @@ describe("scripts/toolchain.sh with a local source", () => {
         expect(r.stderr).toContain("smoke: pulumi-language-nodejs reports version 'v3.274.1', but it was built from v3.270.0");
         expect(r.stderr).toContain("failed to build: pulumi-language-nodejs");
     }, GO_BUILDS);
+
+    it("refuses a module copied out of its checkout when its version is no release to take the sdk at", async () => {
+        const host = fakeLanguageHost(path.join(tmp, "monorepo-for-copy"), { tag: "v3.270.0" });
+        const copy = path.join(tmp, "copied-host");
+        execFileSync("cp", ["-r", host, copy]);
+        git(copy, "init", "-q");
+        git(copy, "add", ".");
+        git(copy, "commit", "-q", "-m", "copy");
+        git(copy, "tag", "v3.270.0");
+        writeFileSync(path.join(copy, "NOTES"), "after the release\n");
+        git(copy, "add", ".");
+        git(copy, "commit", "-q", "-m", "after");
+        const r = await toolchain(copy, path.join(tmp, "cache-copy"));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(
+            /pulumi-language-nodejs: go\.mod replaces github\.com\/pulumi\/pulumi\/sdk\/v3 with \.\.\/\.\.\/\.\., which is not there, and v3\.270\.0-1-g[0-9a-f]+ is no release to take it at/,
+        );
+    }, GO_BUILDS);
 });
 
 /** What `go` printed here when the Go module proxy refused (machine paths replaced). */
