@@ -116,6 +116,10 @@ describe("the version of a local source", () => {
         expect(none.stderr).toContain(`git tag vX.Y.Z) or write its version to ${plain}/.version`);
         writeFileSync(path.join(plain, ".version"), "3.270.0\n");
         expect((await bash(`source_version ${plain}`)).stdout.trim()).toBe("v3.270.0");
+        // An untagged checkout of the monorepo (a shallow clone): sdk/.version, up from the language host's module.
+        const untagged = fakeLanguageHost(path.join(tmp, "untagged"));
+        writeFileSync(path.join(untagged, "../../../.version"), "3.270.0\n");
+        expect((await bash(`source_version ${untagged}`)).stdout.trim()).toBe("v3.270.0");
         const cached = path.join(tmp, "mod/example.com/p@v0.0.0-20250101000000-abcdefabcdef");
         mkdirSync(cached, { recursive: true });
         writeFileSync(path.join(cached, "go.mod"), "module example.com/p\n");
