@@ -10,7 +10,10 @@ const A = "thtest-a";
 const B = "thtest-b";
 
 const machine = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: "utf8" });
-const mounts = () => machine("findmnt", ["-rn", "-o", "TARGET"]).stdout;
+// Whole names and paths: another run's demesne-th12 must not count as this run's demesne-th1.
+const mounts = () => machine("findmnt", ["-rn", "-o", "TARGET"]).stdout.split("\n");
+const namespaces = () => machine("ip", ["netns", "list"]).stdout.split("\n").map((l) => l.split(" ")[0]);
+const mountedUnder = (dir: string) => mounts().some((m) => m === dir || m.startsWith(`${dir}/`));
 
 /** sshd closes its listener while it re-executes on SIGHUP: retry briefly. */
 async function sshUntilUp(host: TestHost, cmd: string) {
@@ -122,18 +125,18 @@ describe("sandboxed test host", { timeout: 120_000 }, () => {
         expect((await b.ssh("admin", a.adminKey, "true")).code).toBe(255);
 
         await b.stop();
-        expect(machine("ip", ["netns", "list"]).stdout).not.toContain(b.netns);
+        expect(namespaces()).not.toContain(b.netns);
         expect(machine("ip", ["link", "show", `dmh${b.index}`]).status).not.toBe(0);
-        expect(mounts()).not.toContain(b.stateDir);
+        expect(mountedUnder(b.stateDir)).toBe(false);
         expect(existsSync(b.stateDir)).toBe(false);
         await b.stop();
 
         // a is untouched by b's teardown.
         expect((await a.ssh("admin", a.adminKey, "hostname")).stdout).toBe("thtest-a\n");
         await a.stop();
-        expect(machine("ip", ["netns", "list"]).stdout).not.toContain(a.netns);
+        expect(namespaces()).not.toContain(a.netns);
         expect(machine("ip", ["link", "show", `dmh${a.index}`]).status).not.toBe(0);
-        expect(mounts()).not.toContain(a.stateDir);
+        expect(mountedUnder(a.stateDir)).toBe(false);
         expect(existsSync(`/proc/${a.pid}`)).toBe(false);
     });
 });

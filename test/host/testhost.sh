@@ -6,10 +6,11 @@
 #   test/host/testhost.sh exec INDEX -- CMD run CMD as root inside (stdio and exit code passed through)
 #   test/host/testhost.sh down INDEX        tear down (idempotent, also for a half-created host)
 #   test/host/testhost.sh sweep             tear down every host whose owner process is gone
-# Several runs (two checkouts, a developer's run beside CI's) share the machine: `up` takes the lowest free
-# INDEX under a lock on /run/demesne-testhost, where a lease per index names its owner (the process that asked,
-# DEMESNE_TESTHOST_OWNER or the caller, by pid and start time) and its state dir; leases of dead owners are
-# torn down first. NAME is only the hostname inside, so two runs may both have a host called web-1.
+# Several runs (two checkouts, a developer's run beside CI's) share the machine: `up` takes the next free
+# INDEX after the last one taken, under a lock on /run/demesne-testhost, where a lease per index names its
+# owner (the process that asked, DEMESNE_TESTHOST_OWNER or the caller, by pid and start time) and its state
+# dir; leases of dead owners are torn down first. NAME is only the hostname inside, so two runs may both
+# have a host called web-1.
 # Addressing: the machine side is dmh<INDEX> 10.251.INDEX.1/30, the host side dmg<INDEX> 10.251.INDEX.2/30, in
 # network namespace demesne-th<INDEX>. The host gets no default route, so it can reach nothing but the
 # machine's end of its own veth.
@@ -156,15 +157,21 @@ cmd_sweep() {
 
 # ---------------------------------------------------------------- up
 
-# With the lease lock held: the lowest index with no lease whose interface, namespace and addresses are free
-# on the machine too (a host of an older testhost.sh or another tool may hold them without a lease).
+# With the lease lock held: the next index after the last one taken (wrapping, so that a just-freed index,
+# and with it an address someone may still remember with another host key, is not handed out again at once)
+# with no lease and whose interface, namespace and addresses are free on the machine too (a host of an
+# older testhost.sh or another tool may hold them without a lease).
 free_index() {
-  local i
-  for ((i = 1; i <= MAX_INDEX; i++)); do
+  local last=0 k i
+  [[ -f $LEASES/last ]] && last=$(<"$LEASES/last")
+  [[ $last =~ ^[0-9]+$ ]] || last=0
+  for ((k = 1; k <= MAX_INDEX; k++)); do
+    i=$(((last + k - 1) % MAX_INDEX + 1))
     [[ -e $LEASES/$i ]] && continue
     ip link show "dmh$i" >/dev/null 2>&1 && continue
     [[ -e /run/netns/demesne-th$i ]] && continue
     [[ -z $(ip -4 -o addr show to "10.251.$i.0/30") ]] || continue
+    echo "$i" >"$LEASES/last"
     echo "$i"
     return 0
   done
