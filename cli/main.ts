@@ -273,7 +273,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
       return withStore(async (store) => {
         const r = await auditVerify(store, anchor);
         if (out.json) out.data({ ok: true, ...r, anchor: anchor ?? null });
-        else out.line(`audit log verifies: ${r.entries} entries, head ${r.head.seq} ${r.head.hash.slice(0, 16)}…${anchor ? `, holds anchor ${anchor.seq}` : ""}`);
+        else out.line(`audit log verifies: ${r.entries} entries, head ${r.head.seq} ${r.head.hash.slice(0, 16)}…${anchor ? `, holds anchor ${anchor.seq}` : ""}; ${r.facts} stored facts match the ${r.batches} batches bound in it`);
         return EXIT.ok;
       });
     },
