@@ -10,7 +10,7 @@ import { planWorkspace, refused } from "../helpers/plans";
 const { work, state, cli, planFor, planned, audit, keys } = planWorkspace();
 const { alice } = keys;
 
-describe("plan, approve, apply", { timeout: 120_000 }, () => {
+describe("plan, approve, apply", { timeout: 600_000 }, () => {
   it("classifies every change of a saved plan by tier, names it by sha256 and records it", async () => {
     const p = planned("ops", planFor("ops", { baseline: "update" }));
     expect(p.plan).toMatch(/^[0-9a-f]{64}$/);

@@ -72,8 +72,9 @@ describe("approvals as records", { timeout: 600_000 }, () => {
       }
       return;
     }
-    // Two connections, neither reading first: the store alone decides.
-    const stores = await Promise.all([target.open(), target.open()]);
+    // Two connections (the first open migrates the new database), neither reading first: the store alone decides.
+    const first = await target.open();
+    const stores = [first, await target.open()];
     try {
       const r = await Promise.allSettled(stores.map((s, i) => consumeApproval(s, plan, id, `actor-${i}`)));
       expect(r.map((x) => x.status).sort()).toEqual(["fulfilled", "rejected"]);
