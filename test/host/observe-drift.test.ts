@@ -254,7 +254,9 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
   it("a Talos host is never reached over SSH, so never observed (praxis invariant 5)", () => {
     writeStack("mixed", [
       { name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" },
-      { name: "talos-1", address: host.address, hostType: "talos" },
+      // Its own address (two hosts may not share one): the host side of the test host's link, where a wrongful
+      // SSH attempt would be refused rather than leave the machine.
+      { name: "talos-1", address: host.network.replace(/\.0\/30$/, ".1"), hostType: "talos" },
     ]);
     const o = cli("observe", "--stack", "mixed", "--identity", observerKey, "--json");
     expect(o.code, o.stderr).toBe(0);
