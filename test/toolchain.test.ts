@@ -3,7 +3,7 @@
 // with that, the cache key follows the source's version, and a refusal of the Go module proxy names the exact
 // module@version refused. Go builds tiny stand-in modules here; a loopback proxy double plays the refusing proxy.
 import { execFile, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
@@ -75,11 +75,14 @@ function fakeLanguageHost(repo: string, opts: { tag?: string; liar?: string } = 
     return host;
 }
 
-/** The toolchain building only the language host from DIR, offline, into a cache under tmp. */
-function toolchain(src: string, cache: string) {
+/** The pinned versions' cache under CACHE (the key the toolchain gives it). */
+const PINNED_KEY = "pulumi-3.274.1_command-1.2.1_tailscale-0.29.1_ovh-2.19.1";
+
+/** The toolchain building the language host from SRC (and `binaries`, from the cache only), offline, into CACHE. */
+function toolchain(src: string, cache: string, binaries = "pulumi-language-nodejs") {
     const goBin = path.dirname(execFileSync("bash", ["-c", "command -v go"], { encoding: "utf8" }).trim());
     return bash(`bash ${JSON.stringify(path.join(ROOT, "scripts/toolchain.sh"))} --print-path`, {
-        DEMESNE_TOOLCHAIN_BINARIES: "pulumi-language-nodejs",
+        DEMESNE_TOOLCHAIN_BINARIES: binaries,
         DEMESNE_TOOLCHAIN_SRC_PULUMI_LANGUAGE_NODEJS: src,
         DEMESNE_TOOLCHAIN_DIR: cache,
         DEMESNE_PULUMI_VERSION: "3.274.1",
@@ -149,11 +152,19 @@ describe("scripts/toolchain.sh with a local source", () => {
     it("labels the binary with the source's version, warns that it is not the pin, and keys the cache by it", async () => {
         const src = fakeLanguageHost(path.join(tmp, "host"), { tag: "v3.270.0" });
         const cache = path.join(tmp, "cache");
-        const first = await toolchain(src, cache);
+        // A CLI already built at the pin: not built again for a cache of local sources, but linked from there.
+        const pinned = path.join(cache, PINNED_KEY);
+        mkdirSync(path.join(pinned, "bin"), { recursive: true });
+        mkdirSync(path.join(pinned, "stamps"), { recursive: true });
+        writeFileSync(path.join(pinned, "bin/pulumi"), "#!/bin/sh\necho v3.274.1\n", { mode: 0o755 });
+        writeFileSync(path.join(pinned, "stamps/pulumi"), "pulumi version=v3.274.1\n");
+        const first = await toolchain(src, cache, "pulumi pulumi-language-nodejs");
         expect(first.stderr).toContain(`warning: pulumi-language-nodejs is built from ${src}, which is v3.270.0, not the pinned v3.274.1`);
         expect(first.code, first.stderr).toBe(0);
         const bin1 = first.stdout.trim();
-        expect(path.basename(path.dirname(bin1))).toBe("pulumi-3.274.1_command-1.2.1_tailscale-0.29.1_ovh-2.19.1_src_pulumi-language-nodejs-v3.270.0");
+        expect(path.basename(path.dirname(bin1))).toBe(`${PINNED_KEY}_src_pulumi-language-nodejs-v3.270.0`);
+        expect(first.stderr).toContain(`reusing ${pinned}/bin/pulumi`);
+        expect(realpathSync(path.join(bin1, "pulumi"))).toBe(realpathSync(path.join(pinned, "bin/pulumi")));
         expect(execFileSync(path.join(bin1, "pulumi-language-nodejs"), ["-version"], { encoding: "utf8" }).trim()).toBe("v3.270.0");
         expect(readFileSync(path.join(path.dirname(bin1), "stamps/pulumi-language-nodejs"), "utf8")).toMatch(
             new RegExp(`version=v3\\.270\\.0 pin=v3\\.274\\.1 source=${src.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} `),
