@@ -107,6 +107,10 @@ describe("the version of a local source", () => {
         const k2 = (await bash(`source_key ${dir} v3.270.0-1-g${head}-dirty`)).stdout.trim();
         expect(k1).toMatch(new RegExp(`^v3.270.0-1-g${head}-dirty\\.[0-9a-f]{12}$`));
         expect(k2).not.toBe(k1);
+        writeFileSync(path.join(dir, "untracked.go"), "package main\n");
+        const k3 = (await bash(`source_key ${dir} v3.270.0-1-g${head}-dirty`)).stdout.trim();
+        writeFileSync(path.join(dir, "untracked.go"), "package main // edited\n");
+        expect((await bash(`source_key ${dir} v3.270.0-1-g${head}-dirty`)).stdout.trim()).not.toBe(k3);
     });
 
     it("is a .version file, or a Go module cache directory's @version, and otherwise refused with how to tell it", async () => {

@@ -34,7 +34,10 @@ source_version() {
 source_key() {
   local key=${2//[^A-Za-z0-9._+-]/_}
   if [[ $2 == *-dirty ]]; then
-    key+=.$({ git -C "$1" diff HEAD -- .; git -C "$1" status --porcelain -- .; } | sha256sum | cut -c1-12)
+    key+=.$({
+      git -C "$1" diff HEAD -- .
+      git -C "$1" ls-files -o --exclude-standard -z -- . | (cd "$1" && xargs -0 -r sha256sum)
+    } | sha256sum | cut -c1-12)
   fi
   echo "$key"
 }
@@ -54,8 +57,8 @@ smoke_version() {
   local v want
   want=$(stamp_value "$1" "$3")
   case $1 in
-    pulumi) v=$(timeout 60 "$2" version 2>&1) || { echo "smoke: '$2 version' failed: $v"; return 1; } ;;
-    pulumi-language-nodejs) v=$(timeout 60 "$2" -version 2>&1) || { echo "smoke: '$2 -version' failed: $v"; return 1; } ;;
+    pulumi) v=$(timeout 60 "$2" version) || { echo "smoke: '$2 version' failed"; return 1; } ;;
+    pulumi-language-nodejs) v=$(timeout 60 "$2" -version) || { echo "smoke: '$2 -version' failed"; return 1; } ;;
     *) return 0 ;;
   esac
   v=${v//[[:space:]]/}
