@@ -95,6 +95,8 @@ const recordedOnPurpose = fc.oneof(
     rnd(64, HEX).map((h) => `sha256:${h}`),
     rnd(64, HEX).map((h) => `ghcr.io/open-webui/open-webui@sha256:${h}`),
     rnd(40, HEX).map((h) => `commit ${h}`),
+    rnd(64, HEX).map((h) => `in $GOMODCACHE/cache/vcs/${h}: exit status 128`),
+    rnd(64, HEX).map((h) => `/var/lib/docker/overlay2/${h}/merged`),
     rnd(43, B64).map((r) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${r} observer@control`),
     rnd(43, B64).map((r) => `256 SHA256:${r} root@web-1 (ED25519)`),
     rnd(43, B64).map((r) => `github.com/rhysd/actionlint@v1.7.12=h1:${r}=`),

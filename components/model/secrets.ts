@@ -39,6 +39,18 @@ const singular = (w: string) => (w.length > 3 && w.endsWith("s") && !w.endsWith(
  * (`hostKey`, `sortKey`) do not.
  */
 export function isCredentialName(name: string): boolean {
+    let known = NAME_MEMO.get(name);
+    if (known === undefined) {
+        known = credentialName(name);
+        // Names repeat (every resource has `inputs`, every host `package`): remember them, within bounds.
+        if (NAME_MEMO.size >= 10_000) NAME_MEMO.clear();
+        NAME_MEMO.set(name, known);
+    }
+    return known;
+}
+const NAME_MEMO = new Map<string, boolean>();
+
+function credentialName(name: string): boolean {
     const words = nameWords(name);
     const last = singular(words[words.length - 1] ?? "");
     if (last === "" || NOT_CREDENTIAL_WORD.test(last)) return false;
@@ -95,16 +107,21 @@ const SHAPES: readonly Shape[] = [
         what: "a bearer or basic credential", re: /\b(?:Bearer|bearer|Basic)[ \t]+[A-Za-z0-9._~+/=-]{16,}/g,
         cut: (m) => `${m.split(/[ \t]/)[0]} ${REDACTED}`,
     },
-    { what: "a password in a URL", re: /\b[a-z][a-z0-9+.-]*:\/\/[^:\s/@]+:[^@\s/]+@/gi, cut: cutUrlPassword },
+    { what: "a password in a URL", re: /\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^:\s/@]+:[^@\s/]+@/g, cut: cutUrlPassword },
 ];
+/** Any shape at all: most strings match none and are done after one scan instead of one per shape. */
+const ANY_SHAPE = new RegExp(SHAPES.map(({ re }) => `(?:${re.source})`).join("|"));
 
-/** Tokens long enough to be a generated secret; the entropy test below decides. */
-const LONG_TOKEN = /[A-Za-z0-9+/_-]{32,}={0,2}/g;
+/** A token long enough to be a generated secret (the entropy test decides): this many base64 characters. */
+const LONG_TOKEN_MIN = 32;
 /** Digests (image, go.sum `h1:`, SSH `SHA256:`) and public-key material look random but are meant to be recorded. */
 const DIGEST_BEFORE = /(?:sha\d+|md5|blake2b?|SHA\d+|h1)[:-]$|(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+$/;
 const PUBLIC_PEM = /-----BEGIN ((?:[A-Z0-9]+ )*(?:CERTIFICATE|PUBLIC KEY))-----[\s\S]*?-----END \1-----/g;
 /** An OpenSSH public-key blob: base64 of a length-prefixed key type (`AAAAC3NzaC1lZDI1NTE5…`). */
 const SSH_BLOB = /^AAAA[A-Za-z0-9+/]{4}(?:c3No|ZWNkc2|c2st)/;
+
+/** `GOMODCACHE/cache/vcs/3ec7…`: every segment one plain word or hex, where random base64 mixes cases within one. */
+const isPath = (token: string) => token.includes("/") && token.split("/").every((seg) => /^(?:[a-z0-9._-]*|[A-Z0-9_]*|[A-Z][a-z0-9]*)$/.test(seg));
 
 function entropyBits(s: string): number {
     const counts = new Map<string, number>();
@@ -121,7 +138,7 @@ function entropyBits(s: string): number {
  */
 export function isHighEntropyToken(token: string): boolean {
     if (token.length < 32 || !/[a-z]/.test(token) || !/[A-Z]/.test(token) || !/[0-9]/.test(token)) return false;
-    if (SSH_BLOB.test(token)) return false;
+    if (SSH_BLOB.test(token) || isPath(token)) return false;
     return entropyBits(token) >= 4;
 }
 
@@ -130,21 +147,39 @@ function publicRanges(s: string): [number, number][] {
     return [...s.matchAll(PUBLIC_PEM)].map((m) => [m.index, m.index + m[0].length]);
 }
 
-function highEntropyAt(s: string, token: string, at: number, pub: [number, number][]): boolean {
-    if (!isHighEntropyToken(token)) return false;
-    if (DIGEST_BEFORE.test(s.slice(Math.max(0, at - 40), at))) return false;
-    return !pub.some(([a, b]) => at >= a && at < b);
+const isBase64Char = (c: number) =>
+    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47 || c === 95 || c === 45;
+
+/** Runs of LONG_TOKEN_MIN+ base64 characters (with `=` padding) that look random: one pass over the string, no regex. */
+function randomTokens(s: string): [number, number][] {
+    const found: [number, number][] = [];
+    if (s.length < LONG_TOKEN_MIN) return found;
+    let pub: [number, number][] | undefined;
+    let start = -1;
+    for (let i = 0; i <= s.length; i++) {
+        if (i < s.length && isBase64Char(s.charCodeAt(i))) {
+            if (start < 0) start = i;
+            continue;
+        }
+        if (start >= 0 && i - start >= LONG_TOKEN_MIN) {
+            let end = i;
+            while (end < s.length && end - i < 2 && s[end] === "=") end++;
+            pub ??= publicRanges(s);
+            const at = start;
+            if (isHighEntropyToken(s.slice(at, end)) && !DIGEST_BEFORE.test(s.slice(Math.max(0, at - 40), at))
+                && !pub.some(([a, b]) => at >= a && at < b)) found.push([at, end]);
+        }
+        start = -1;
+    }
+    return found;
 }
 
 /** What kind of credential the string contains, if any (for messages: never echo the value). */
 export function credentialShapeOf(s: string): string | undefined {
-    for (const { what, re, cut } of SHAPES) {
+    for (const { what, re, cut } of ANY_SHAPE.test(s) ? SHAPES : []) {
         for (const m of s.matchAll(re)) if (!cut || cut(m[0]) !== m[0]) return what;
     }
-    if (s.length < 32) return undefined;
-    const pub = publicRanges(s);
-    for (const m of s.matchAll(LONG_TOKEN)) if (highEntropyAt(s, m[0], m.index, pub)) return "a long random token";
-    return undefined;
+    return randomTokens(s).length > 0 ? "a long random token" : undefined;
 }
 
 export const hasCredentialShape = (s: string): boolean => credentialShapeOf(s) !== undefined;
@@ -163,9 +198,10 @@ export function isSecretReference(v: string): boolean {
 }
 
 /** `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines). */
-const ASSIGNMENT = /(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;&}\]]+)/g;
-/** Cheap pre-check: text without any of these cannot hold a credential assignment. */
+const ASSIGNMENT = /(["']?)(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;&}\]]+)/g;
+/** Every credential name contains one of these: text without any cannot name a credential. */
 const MAY_NAME_CREDENTIAL = /key|token|pass|pwd|secret|salt|cred|pat/i;
+export const mayNameCredential = (text: string): boolean => MAY_NAME_CREDENTIAL.test(text);
 const HARMLESS_VALUE = /^(?:true|false|null|none|yes|no)$/i;
 
 function redactAssignments(s: string): string {
@@ -185,12 +221,16 @@ function redactAssignments(s: string): string {
  */
 export function redactText(s: string): string {
     let out = s;
-    for (const { re, cut } of SHAPES) out = out.replace(re, cut ?? (() => REDACTED));
-    if (out.length >= 32) {
-        const pub = publicRanges(out);
-        const src = out;
-        out = out.replace(LONG_TOKEN, (token: string, at: number) =>
-            (highEntropyAt(src, token, at, pub) ? REDACTED : token));
+    for (const { re, cut } of ANY_SHAPE.test(out) ? SHAPES : []) out = out.replace(re, cut ?? (() => REDACTED));
+    const tokens = randomTokens(out);
+    if (tokens.length > 0) {
+        let cut = "";
+        let from = 0;
+        for (const [a, b] of tokens) {
+            cut += out.slice(from, a) + REDACTED;
+            from = b;
+        }
+        out = cut + out.slice(from);
     }
     return redactAssignments(out);
 }

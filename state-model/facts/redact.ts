@@ -4,7 +4,7 @@
  * value. The rules of components/model/secrets.ts are the second net: values under credential names are
  * dropped, and credential-shaped strings are cut out wherever they appear (JSON held in a string included).
  */
-import { isCredentialName, isSecretReference, REDACTED, redactText } from "../../components/model/secrets";
+import { isCredentialName, isSecretReference, mayNameCredential, REDACTED, redactText } from "../../components/model/secrets";
 
 export { REDACTED };
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -28,8 +28,10 @@ function isSecureConfig(v: object): boolean {
 function redactString(s: string, name: string): string {
   if (s === "" || isSecretReference(s)) return s;
   if (isCredentialName(name)) return REDACTED;
-  const t = s.trimStart();
-  if ((t.startsWith("{") || t.startsWith("[")) && s.length <= MAX_JSON_IN_STRING) {
+  const t = s.trim();
+  // Only JSON that may name a credential needs parsing; shapes are cut from its text like any other.
+  const json = (t.startsWith("{") && t.endsWith("}")) || (t.startsWith("[") && t.endsWith("]"));
+  if (json && s.length <= MAX_JSON_IN_STRING && mayNameCredential(s)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(s);
@@ -38,33 +40,39 @@ function redactString(s: string, name: string): string {
     }
     if (parsed !== undefined && typeof parsed === "object") {
       const r = redactSecrets(parsed, name);
-      return JSON.stringify(r) === JSON.stringify(parsed) ? s : JSON.stringify(r);
+      return r === parsed ? s : JSON.stringify(r);
     }
   }
   return redactText(s);
 }
 
 /** Config as the engine reports it: a key named like a credential (`demesne:secrets`, `ovh:consumerKey`) keeps no value. */
-function redactConfig(config: Record<string, unknown>): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(config)) {
-    o[k] = isCredentialName(k) && !(typeof x === "string" && (x === "" || isSecretReference(x))) && !isBlindedSecret(x)
-      ? REDACTED
-      : redactSecrets(x, k);
+function redactConfigValue(x: unknown, k: string): unknown {
+  const keep = (typeof x === "string" && (x === "" || isSecretReference(x))) || isBlindedSecret(x);
+  return isCredentialName(k) && !keep ? REDACTED : redactSecrets(x, k);
+}
+
+/** The object itself when nothing in it changed (most values): no copy, and callers compare by identity. */
+function mapEntries(o: object, f: (x: unknown, k: string) => unknown): object {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, x] of Object.entries(o)) {
+    const r = f(x, k);
+    if (r !== x && !out) out = { ...o };
+    if (out) out[k] = r;
   }
-  return o;
+  return out ?? o;
 }
 
 export function redactSecrets(v: unknown, name = ""): unknown {
   if (typeof v === "string") return redactString(v, name);
-  if (Array.isArray(v)) return v.map((x) => redactSecrets(x, name));
+  if (Array.isArray(v)) {
+    const r = v.map((x) => redactSecrets(x, name));
+    return r.every((x, i) => x === v[i]) ? v : r;
+  }
   if (v && typeof v === "object") {
     if (isBlindedSecret(v)) return { [SECRET_SIG]: SECRET_SIG_VALUE, ciphertext: "[secret]" };
     if (isSecureConfig(v)) return { secure: "[secret]" };
-    if (name === CONFIG_ATTRIBUTE) return redactConfig(v as Record<string, unknown>);
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) o[k] = redactSecrets(x, k);
-    return o;
+    return mapEntries(v, name === CONFIG_ATTRIBUTE ? redactConfigValue : redactSecrets);
   }
   return v;
 }
@@ -74,9 +82,8 @@ export function secretPaths(v: unknown, name = "", path = ""): string[] {
   if (typeof v === "string") return redactString(v, name) === v ? [] : [path || "(the value)"];
   if (Array.isArray(v)) return v.flatMap((x, i) => secretPaths(x, name, `${path}[${i}]`));
   if (v && typeof v === "object") {
-    const r = redactSecrets(v, name);
     if (isBlindedSecret(v) || isSecureConfig(v) || name === CONFIG_ATTRIBUTE) {
-      return JSON.stringify(r) === JSON.stringify(v) ? [] : [path || "(the value)"];
+      return JSON.stringify(redactSecrets(v, name)) === JSON.stringify(v) ? [] : [path || "(the value)"];
     }
     return Object.entries(v).flatMap(([k, x]) => secretPaths(x, k, `${path}.${k}`));
   }
