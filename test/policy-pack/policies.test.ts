@@ -119,6 +119,8 @@ export const CASES: Record<string, Case[]> = {
             expect: "control-1-service-chat: OPENAI_API_KEY holds one of the gateway's provider keys instead of a gateway virtual key",
         },
         { name: "a direct provider URL", mutate: (rs) => editCompose(chat(rs), (c) => void ((c.services["open-webui"]!.environment as Record<string, string>).OPENAI_API_BASE_URL = "https://api.openai.com/v1")), expect: "control-1-service-chat: open-webui OPENAI_API_BASE_URL points at a model provider directly, not at the gateway" },
+        { name: "a provider key under a name that is not a provider key's", mutate: (rs) => editStep(chat(rs), (s) => void (s.params.ENV_FILE += `EXTRA_SETTING=sk-ant-api03-${SENTINEL}\n`)), expect: "control-1-service-chat: EXTRA_SETTING holds an Anthropic key; only the gateway may hold a provider key" },
+        { name: "a credential-shaped value in plain compose environment", mutate: (rs) => editCompose(chat(rs), (c) => void ((c.services["open-webui"]!.environment as Record<string, string>).WEBUI_NAME = `ghp_${"a1B2c3D4".repeat(5)}`)), expect: "control-1-service-chat: open-webui WEBUI_NAME holds a GitHub or GitLab token in plain compose environment" },
     ],
     "tailnet-segmentation": [
         { name: "a guest grant to the gateway", mutate: (rs) => editAcl(rs, (p) => void p.grants.push({ src: ["tag:guest"], dst: ["tag:aihost"], ip: ["tcp:4000"] })), expect: "tailnet-policy: tag:guest can reach tag:aihost on port(s) 4000" },
