@@ -258,7 +258,7 @@ describe("precise refusals", () => {
             mkdirSync(dir);
             writeFileSync(path.join(dir, "go.mod"), `module example.com/provider\n\ngo ${goVersion}\n\nrequire (\n${requires.map((r) => `\t${r}\n`).join("")})\n`);
             writeFileSync(path.join(dir, "main.go"), `package main\n\nimport (\n${imports.map((i) => `\t_ "${i}"\n`).join("")})\n\nfunc main() {}\n`);
-            const env = { GOPROXY: proxy, GOSUMDB: "off", GOFLAGS: "-mod=mod", GOMODCACHE: path.join(tmp, `modcache-${name}`) };
+            const env = { GOPROXY: proxy, GOSUMDB: "off", GOFLAGS: "-mod=mod -modcacherw", GOMODCACHE: path.join(tmp, `modcache-${name}`) };
             const r = await bash(`cd ${dir} && ${cmd} 2>&1`, env);
             expect(r.code).not.toBe(0);
             return r.stdout;
