@@ -15,7 +15,7 @@ import { recordRegistrations } from "./helpers/mocks";
 import { controlStack, sourceOf, TestStack } from "./helpers/stack";
 
 const SEED = 1405;
-const RUNS = 200;
+const RUNS = Number(process.env.DEMESNE_FUZZ_RUNS) || 200;
 
 beforeAll(async () => {
     await recordRegistrations({ dryRun: true });
@@ -175,6 +175,28 @@ describe("one rule for credential shapes", () => {
         for (const ref of ["postgresql://litellm:${GATEWAY_DB_PASSWORD}@db:5432/litellm", "LITELLM_MASTER_KEY=os.environ/LITELLM_MASTER_KEY", "OPENAI_API_KEY: secret:webuiVirtualKey"]) {
             expect(redactText(ref)).toBe(ref);
         }
+    });
+});
+
+describe("the recorder's redaction", () => {
+    /** A secret by its name (any value) or by its shape (under any name), and the part that must not survive. */
+    const placed = fc.oneof(
+        fc.tuple(restyled, rnd(12, ALNUM)).map(([name, v]) => ({ name, value: `v-${v}`, secret: `v-${v}` })),
+        fc.tuple(fc.constantFrom("note", "message", "url", "args", "description"), shapedSecret).map(([name, v]) => ({ name, value: v, secret: secretPart(v) })),
+    );
+    const key = fc.constantFrom("inputs", "outputs", "spec", "containers", "env", "settings", "items");
+    const wrap = fc.array(fc.tuple(key, fc.constantFrom("object", "array", "json-string")), { maxLength: 4 });
+
+    it("keeps no credential, however deep in a value or in JSON held in a string it sits", () => {
+        fc.assert(fc.property(placed, wrap, ({ name, value, secret }, layers) => {
+            let v: unknown = { [name]: value, kept: "visible" };
+            for (const [k, how] of layers) {
+                v = how === "array" ? [v, "other"] : how === "json-string" ? { [k]: JSON.stringify(v) } : { [k]: v };
+            }
+            const stored = JSON.stringify(redactSecrets(v, "inputs"));
+            expect(stored).not.toContain(secret);
+            expect(stored).toContain("visible");
+        }), { seed: SEED, numRuns: RUNS });
     });
 });
 
