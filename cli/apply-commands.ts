@@ -229,7 +229,7 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
       params: { plan: rv.sha256, approval: id, approvedBy: a.actor, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false },
       output: events,
     });
-    if (out.json) out.data({ plan: rv.sha256, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false });
+    if (out.json) out.data({ plan: rv.sha256, approval: id, exitCode: status, recorded: rec?.batchId ?? null, complete: rec?.complete ?? false });
     else out.line(`apply of plan ${rv.sha256.slice(0, 12)}… ${status === 0 ? "succeeded" : `failed (pulumi exited ${status})`}; recorded ${shown`${rec?.batchId ?? "nothing"}`}${rec && !rec.complete ? " (incomplete)" : ""}`);
     return status === 0 ? EXIT.ok : EXIT.refused;
   });

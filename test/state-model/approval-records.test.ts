@@ -102,7 +102,9 @@ describe("approvals as records", { timeout: 600_000 }, () => {
     const a = ws.cli("approve", p.plan, "--stack", "glass", "--actor", "alice", "--token", token, "--json");
     expect(a.code, a.stderr).toBe(0);
     const id = (JSON.parse(a.stdout) as { approval: string }).approval;
-    expect(ws.cliEngine("apply", p.plan, "--stack", "glass", "--actor", "bob").code).toBe(0);
+    const applied = ws.cliEngine("apply", p.plan, "--stack", "glass", "--actor", "bob", "--json");
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(JSON.parse(applied.stdout)).toMatchObject({ plan: p.plan, approval: id, exitCode: 0 });
 
     const h = ws.cli("history", `plan:${p.plan}`, "--json");
     expect(h.code, h.stderr).toBe(0);
