@@ -12,6 +12,8 @@ export const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 /** The attribute under which an update's, preview's or plan's config is recorded: `{"ns:key": value}`. */
 const CONFIG_ATTRIBUTE = "config";
+/** A step's detailed diff: keyed by property path (`authKey`), its values say what kind of change, never a value. */
+const DIFF_ATTRIBUTE = "detailedDiff";
 /** JSON held in a string is redacted as the value it encodes; bigger strings are only scanned as text. */
 const MAX_JSON_IN_STRING = 1 << 20;
 
@@ -72,9 +74,15 @@ export function redactSecrets(v: unknown, name = ""): unknown {
   if (v && typeof v === "object") {
     if (isBlindedSecret(v)) return { [SECRET_SIG]: SECRET_SIG_VALUE, ciphertext: "[secret]" };
     if (isSecureConfig(v)) return { secure: "[secret]" };
-    return mapEntries(v, name === CONFIG_ATTRIBUTE ? redactConfigValue : redactSecrets);
+    return mapEntries(v, name === CONFIG_ATTRIBUTE ? redactConfigValue : (x, k) => redactSecrets(x, childName(name, k)));
   }
   return v;
+}
+
+/** Under a credential name everything is the credential (`providerKeys: {openai: …}`); a diff's keys are property paths. */
+function childName(parent: string, key: string): string {
+  if (parent === DIFF_ATTRIBUTE) return "";
+  return isCredentialName(parent) ? parent : key;
 }
 
 /** Where redaction would change a value (`.env.API_KEY`, `[2]`): what `demesne correct` refuses to store. */
@@ -85,7 +93,7 @@ export function secretPaths(v: unknown, name = "", path = ""): string[] {
     if (isBlindedSecret(v) || isSecureConfig(v) || name === CONFIG_ATTRIBUTE) {
       return JSON.stringify(redactSecrets(v, name)) === JSON.stringify(v) ? [] : [path || "(the value)"];
     }
-    return Object.entries(v).flatMap(([k, x]) => secretPaths(x, k, `${path}.${k}`));
+    return Object.entries(v).flatMap(([k, x]) => secretPaths(x, childName(name, k), `${path}.${k}`));
   }
   return [];
 }

@@ -97,6 +97,17 @@ describe.each(BACKENDS)("the recorder stores no secret (%s)", (backend) => {
 });
 
 describe("what the recorder's redaction keeps", () => {
+    it("drops everything held under a credential name, maps and lists included", () => {
+        expect(redactSecrets({ providerKeys: { openai: "plain-1", anthropic: "plain-2" }, credentials: [{ user: "u", pass: "p" }], name: "gateway" })).toEqual({
+            providerKeys: { openai: REDACTED, anthropic: REDACTED },
+            credentials: [{ user: REDACTED, pass: REDACTED }],
+            name: "gateway",
+        });
+        // A detailed diff is keyed by property path and says only what kind of change: it stays readable.
+        expect(redactSecrets({ authKey: { kind: "update", inputDiff: true } }, "detailedDiff")).toEqual({ authKey: { kind: "update", inputDiff: true } });
+    });
+
+
     it("keeps the engine's marks and references, and drops only the secret part", () => {
         const blinded = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", plaintext: '"hunter2"' };
         expect(redactSecrets({ "demesne:secrets": "[secret]", "demesne:x": blinded, "demesne:mode": "operate" }, "config")).toEqual({
