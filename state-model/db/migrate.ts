@@ -96,6 +96,7 @@ export async function migrate(store: Store, upTo = Infinity): Promise<number> {
 async function bindLegacyFacts(store: Store): Promise<void> {
   await store.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
+    await tx.query("SELECT demesne_tick()"); // a writer that began before this entry runs again, after it
     const bound = await tx.query("SELECT 1 FROM audit_log WHERE action = $1 LIMIT 1", [LEGACY_ACTION]);
     if (bound.rows.length) return;
     const lines = await storedLines(tx);

@@ -48,10 +48,11 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
   return store.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
     // T, the batch's recorded time, finds its closings and vertices again when verify recomputes its binding:
-    // no two batches may share it.
+    // no two batches may share it, and bindings follow T's order in the chain (the clock refuses a writer that
+    // began before the last one committed, even when it will write no fact).
     const seen = await tx.query<{ id: string | null; t: number; taken: boolean }>(
       `SELECT (SELECT id FROM batch WHERE input_sha256 = $1) AS id, (extract(epoch FROM now()) * 1000)::float8 AS t,
-              EXISTS (SELECT 1 FROM batch WHERE recorded_at = now()) AS taken`,
+              EXISTS (SELECT 1 FROM batch WHERE recorded_at = now()) AS taken, demesne_tick() IS NULL AS ticked`,
       [input.inputSha256],
     );
     if (seen.rows[0]!.id) {

@@ -15,7 +15,7 @@ import { blessBaseline } from "../../state-model/drift/baseline";
 import { erase } from "../../state-model/erase";
 import { canonicalValue } from "../../state-model/facts/binding";
 import type { BatchInput, FactOp } from "../../state-model/facts/types";
-import { recordBatch, sha256Hex } from "../../state-model/facts/writer";
+import { recordBatch, sha256Hex, WRITE_LOCK } from "../../state-model/facts/writer";
 import { BACKENDS, freshStore, type StoreTarget } from "../helpers/stores";
 
 /** Facts are bound into the audit chain (ADR 0013): whatever the store's owner changes behind the recorder's back, verify names it. */
@@ -219,6 +219,39 @@ describe.each(BACKENDS)("tamper-evident facts on %s", (backend) => {
     await asOwner(t, sql.join("\n"));
     await expect(verifyAfter(t)).resolves.toMatchObject({ batches: 4 });
     await expect(verifyAfter(t, anchor)).rejects.toThrow(/differs from the anchor: history was rewritten/);
+  }, 60_000);
+});
+
+describe("bindings follow recorded time on postgres", () => {
+  it("a batch that writes no fact but began before another writer committed runs again after it", async () => {
+    const t = await freshStore("postgres");
+    const store = await t.open();
+    const other = new pg.Client({ connectionString: t.adminUrl });
+    const watch = new pg.Client({ connectionString: t.adminUrl });
+    await other.connect();
+    await watch.connect();
+    try {
+      await recordBatch(store, batch("first", [{ attribute: "os", op: "assert", at: T1, value: "22.04" }]));
+      await other.query("SELECT pg_advisory_lock($1)", [WRITE_LOCK]);
+      const pending = recordBatch(store, batch("restated", [{ attribute: "os", op: "assert", at: T1, value: "22.04" }]));
+      for (let i = 0; ; i++) {
+        const w = await watch.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+        if (w.rows[0].n > 0) break;
+        if (i > 500) throw new Error("the writer never waited for the lock");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await other.query("BEGIN; SELECT demesne_tick(); COMMIT"); // another writer began later and committed first
+      const ticked = (await other.query("SELECT (extract(epoch FROM last) * 1000)::float8 AS t FROM demesne_clock")).rows[0].t as number;
+      await other.query("SELECT pg_advisory_unlock($1)", [WRITE_LOCK]);
+      expect(await pending).toMatchObject({ factsAdded: 0, factsUnchanged: 1 });
+      const last = await watch.query("SELECT params FROM audit_log ORDER BY seq DESC LIMIT 1");
+      expect(last.rows[0].params.recordedAt).toBeGreaterThanOrEqual(ticked);
+      await expect(auditVerify(store)).resolves.toMatchObject({ batches: 2 });
+    } finally {
+      await other.end();
+      await watch.end();
+      await store.close();
+    }
   }, 60_000);
 });
 
