@@ -1,6 +1,6 @@
 // `demesne observe`, `demesne drift` and `demesne baseline bless`. Hosts come from the stack file
 // (address, SSH port and the pinned host key); the observer's key from --identity or DEMESNE_OBSERVER_KEY.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { StackConfig } from "../components/config/load";
 import { loadStackFile, stackFilePath } from "../components/config/stack-file";
 import type { Store } from "../state-model/db/store";
@@ -8,6 +8,8 @@ import { blessBaseline, desiredFromBaseline } from "../state-model/drift/baselin
 import { desiredFromApplied, desiredFromConfig, desiredFromPlan, type DesiredState } from "../state-model/drift/desired";
 import { computeDrift, hostState, recordFindings, type ConvergeContext, type Finding } from "../state-model/drift/drift";
 import { DEFAULT_IGNORE_FILE, loadIgnoreRules } from "../state-model/drift/ignore";
+import { checkNesting } from "../state-model/ingest/parse";
+import { decodeUtf8, DEFAULT_MAX_BYTES, readInputFile } from "../state-model/ingest/read";
 import { probeHost, recordObservation, type HostObservation, type ObserveTarget } from "../state-model/observe/observe";
 import { str, type Parsed } from "./args";
 import { EXIT, UsageError } from "./exit";
@@ -97,9 +99,11 @@ async function desiredOf(store: Store, against: string, stack: Stack): Promise<D
     const file = against.slice(5);
     let text: string;
     try {
-      text = readFileSync(file, "utf8");
+      // A saved plan is engine output: read as the recorder reads it (a regular file, within its limits, UTF-8).
+      text = decodeUtf8(readInputFile(file, DEFAULT_MAX_BYTES));
+      checkNesting(text);
     } catch (e) {
-      throw new UsageError(`--against ${against}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new UsageError(`--against ${esc(against)}: ${(e as Error).message}`);
     }
     return desiredFromPlan(text, file, stack.cfg, stack.name);
   }

@@ -1,5 +1,8 @@
 // An approver's name is input: `demesne approve` and `demesne apply` show it escaped, so a name carrying a
 // carriage return, terminal escapes or a bidi override cannot rewrite what the operator reads on either side.
+// A saved plan given to drift is engine output, read as the recorder reads it.
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { planWorkspace } from "./helpers/plans";
 
@@ -21,5 +24,14 @@ describe("approve and apply show the approver escaped", { timeout: 600_000 }, ()
     expect(r.stderr).not.toMatch(CONTROL_BUT_NEWLINE);
     expect(r.stderr).toContain(`approved by ${SHOWN}`);
     expect(r.stdout).not.toMatch(CONTROL_BUT_NEWLINE);
+  });
+
+  it("drift --against plan:FILE refuses a FIFO by its path instead of waiting on it", () => {
+    const ws = planWorkspace();
+    const fifo = path.join(ws.work, "plan.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const r = ws.cli("drift", "--stack", "ops", "--against", `plan:${fifo}`);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--against plan:.*plan\.fifo: .*plan\.fifo is a FIFO/);
   });
 });
