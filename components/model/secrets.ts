@@ -11,7 +11,7 @@ const CREDENTIAL_WORDS = new Set([
 ]);
 /** A last word fused from several (`apikey`, `masterkey`, `dbpassword`) holds one when it ends like this. */
 const CREDENTIAL_SUFFIX = /(apikey|accesskey|authkey|masterkey|privatekey|secretkey|saltkey|consumerkey|signingkey|encryptionkey|authtoken|accesstoken|apitoken|refreshtoken|bearertoken|password|passwd|passphrase|secret|credential)$/;
-/** Keys and tokens that are public or are identifiers: `hostKey`, `publicKey`, `authorized_keys`, `sortKey`, `approvalToken`. */
+/** Keys and tokens that are public, identifiers or counts: `hostKey`, `authorized_keys`, `sortKey`, `approvalToken`, `max_tokens`. */
 const NOT_SECRET_BEFORE = new Set([
     "public", "host", "authorized", "known", "approval", "sort", "primary", "foreign", "partition", "cache", "idempotency",
     "lookup", "routing", "value", "page", "next", "continuation", "max", "min", "num", "input", "output", "prompt", "completion",
