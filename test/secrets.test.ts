@@ -212,7 +212,7 @@ describe("a credential-shaped value in any service's plain env is refused, whate
         }), { seed: SEED, numRuns: 60 });
     });
 
-    it("the renderer refuses it too when handed a service the validator never saw", () => {
+    it("the renderer never lets a service the validator did not see replace a hardened setting", () => {
         const s = controlStack();
         const cfg = loadConfig(sourceOf(s), { dryRun: true });
         const chat = { ...cfg.services[1]!, env: { WEBUI_AUTH: "false" } };

@@ -61,6 +61,8 @@ export interface EnvProblem {
     /** Under the service: `["env", "WEBUI_AUTH"]` or `["secretEnv", "ANTHROPIC_API_KEY"]`. */
     path: ["env" | "secretEnv", string];
     message: string;
+    /** It would replace a setting the renderer makes (the renderer refuses these itself). */
+    override?: true;
 }
 
 /**
@@ -71,11 +73,11 @@ export function userEnvProblems(s: { kind: ServiceKind; env: Record<string, stri
     const problems: EnvProblem[] = [];
     const rendered = new Set(RENDERED_ENV[s.kind]);
     const check = (where: "env" | "secretEnv", name: string, value?: string) => {
-        const say = (message: string) => problems.push({ path: [where, name], message });
+        const say = (message: string, override?: true) => problems.push({ path: [where, name], message, ...(override ? { override } : {}) });
         if (where === "env" && isCredentialName(name)) {
             return say("looks like a credential: move it to secretEnv as a `secret:<name>` reference");
         }
-        if (rendered.has(name)) return say(`is set by demesne for every ${s.kind} service and cannot be overridden`);
+        if (rendered.has(name)) return say(`is set by demesne for every ${s.kind} service and cannot be overridden`, true);
         if (s.kind !== "gateway" && isProviderKeyName(name) && name !== CLIENT_KEY_SLOT) {
             return say("is where a model provider's key goes, and provider keys are for the gateway only: give this service a gateway virtual key (`secret:<name>`) under OPENAI_API_KEY");
         }

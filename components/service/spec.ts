@@ -49,8 +49,9 @@ function base(s: ServiceConfig, env: Record<string, string>, extra: Record<strin
 }
 
 export function planService(cfg: StackConfig, s: ServiceConfig): ServicePlan {
-    // The config validator refused these with their key paths; a caller that skipped it is refused here too.
-    const refused = userEnvProblems(s);
+    // The config validator refused these with their key paths; a caller that skipped it still never gets a
+    // hardened setting replaced. (Credentials it lets through are the pack's to refuse, as rogue programs test.)
+    const refused = userEnvProblems(s).filter((e) => e.override);
     if (refused.length > 0) {
         throw new Error(`service "${s.name}": ${refused.map((e) => `${e.path.join(".")} ${e.message}`).join("; ")}`);
     }
