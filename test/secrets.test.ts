@@ -212,6 +212,25 @@ describe("a credential-shaped value in any service's plain env is refused, whate
         }), { seed: SEED, numRuns: 60 });
     });
 
+    it("a provider key's env name is refused in every kind but the gateway, even from a secret", () => {
+        const providerKeyName = fc.oneof(
+            fc.tuple(word, fc.constantFrom("_API_KEY", "_API_KEYS")).map(([w, t]) => `${w}${t}`).filter((n) => n !== "OPENAI_API_KEY"),
+            fc.constantFrom("AWS_SECRET_ACCESS_KEY", "HF_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS"),
+        );
+        const kinds = [
+            { kind: "custom", trustTier: "admin", ports: [{ bind: "127.0.0.1", hostPort: 9100, containerPort: 9100 }] },
+            { kind: "inference", ports: [{ bind: "127.0.0.1", hostPort: 9200, containerPort: 11434 }] },
+            { kind: "gateway", models: [{ name: "m", model: "openai/gpt-4o-mini", providerKey: "openai" }], postgresImage: `postgres@sha256:${"b".repeat(64)}`, ports: [{ bind: "127.0.0.1", hostPort: 9300, containerPort: 4000 }] },
+        ];
+        fc.assert(fc.property(fc.constantFrom(...kinds), providerKeyName, (k, name) => {
+            const s = controlStack();
+            (s.values.services as unknown[]).push({ ...k, name: "extra", host: "control-1", image: `ghcr.io/example/extra@sha256:${"a".repeat(64)}`, secretEnv: { [name]: "secret:webuiSecretKey" } });
+            const at = `demesne:services[2].secretEnv.${name}: `;
+            const refused = problemsOf(s).filter((p) => p.startsWith(at));
+            expect(refused).toEqual(k.kind === "gateway" ? [] : [`${at}is where a model provider's key goes, and provider keys are for the gateway only: give this service a gateway virtual key (\`secret:<name>\`) under OPENAI_API_KEY`]);
+        }), { seed: SEED, numRuns: 60 });
+    });
+
     it("the renderer never lets a service the validator did not see replace a hardened setting", () => {
         const s = controlStack();
         const cfg = loadConfig(sourceOf(s), { dryRun: true });
