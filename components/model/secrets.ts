@@ -132,12 +132,12 @@ function entropyBits(s: string): number {
 }
 
 /**
- * A generated secret: 32+ characters of the base64 alphabet with upper case, lower case and digits, and
+ * A generated secret: LONG_TOKEN_MIN+ characters of the base64 alphabet with upper case, lower case and digits, and
  * close to random (≥ 4 bits a character). Hex is never one: sha256 digests, image ids and commit ids are
  * hex, so a hex secret is caught by its name only.
  */
 export function isHighEntropyToken(token: string): boolean {
-    if (token.length < 32 || !/[a-z]/.test(token) || !/[A-Z]/.test(token) || !/[0-9]/.test(token)) return false;
+    if (token.length < LONG_TOKEN_MIN || !/[a-z]/.test(token) || !/[A-Z]/.test(token) || !/[0-9]/.test(token)) return false;
     if (SSH_BLOB.test(token) || isPath(token)) return false;
     return entropyBits(token) >= 4;
 }
@@ -181,8 +181,6 @@ export function credentialShapeOf(s: string): string | undefined {
     }
     return randomTokens(s).length > 0 ? "a long random token" : undefined;
 }
-
-export const hasCredentialShape = (s: string): boolean => credentialShapeOf(s) !== undefined;
 
 /** A key of a model provider (Anthropic, AWS, Google, …): held by the gateway only. Generic `sk-…` may be a gateway virtual key. */
 export function providerKeyShapeOf(s: string): string | undefined {
