@@ -153,12 +153,14 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
         add.s.push(g.subject);
         add.a.push(g.attribute);
         add.k.push(g.key);
-        add.v.push(JSON.stringify(p.value));
+        // Sent in its canonical form: the same text is the value's part of the binding (jsonb ignores key order).
+        const value = canonicalValue(p.value);
+        add.v.push(value);
         add.f.push(p.from);
         add.t.push(Number.isFinite(p.to) ? p.to : null);
         lines.push(addedLine({
           batch: batchId, subject: g.subject, attribute: g.attribute, key: g.key, vf: asStored(p.from), vt: finite(asStored(p.to)), rf: T,
-          value: canonicalValue(p.value), actor: input.actor ?? null, reason: input.reason ?? null,
+          value, actor: input.actor ?? null, reason: input.reason ?? null,
         }));
       }
     }
