@@ -111,7 +111,7 @@ describe("config validation", () => {
         expect(problemsOf(s)).toEqual([
             "demesne:hosts[0].address: expected an IPv4 address or DNS name",
             "demesne:hosts[0].hostKey: expected the host's public key as `ssh-ed25519 AAAA…` (no trust on first use)",
-            "demesne:adminRanges[0]: expected a CIDR range such as 198.51.100.0/24",
+            "demesne:adminRanges[0]: expected a CIDR range such as 198.51.100.0/24 (a decimal prefix, no leading zero)",
         ]);
     });
 });

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { isLoopback } from "../model/ports";
 import { providerKeyShapeOf } from "../model/secrets";
 import { BUILTIN_SECRET_ENV, userEnvProblems } from "../model/service-env";
-import { strictProblems, unknownKeyProblems } from "./strict";
+import { plainCredentialProblems, strayNamespaceKeys, strictProblems, unknownKeyProblems } from "./strict";
 import {
     configSchema, HostConfig, isIpv4, PlainConfig, SECRET_KEYS, SecretKey, secretsSchema, ServiceConfig,
 } from "./schema";
@@ -21,6 +21,8 @@ export interface ConfigSource {
     isSecret(key: string): boolean;
     /** Every `demesne:<key>` that is set (without the namespace): unknown ones are refused. */
     keys(): string[];
+    /** Whole keys set under a namespace that looks like a misspelt `demesne` (`Demesne:killSwitch`). */
+    strayKeys?(): string[];
 }
 
 export class ConfigError extends Error {
@@ -113,6 +115,8 @@ export function loadConfig(source: ConfigSource, opts: { dryRun: boolean }): Sta
     }
 
     unknownKeyProblems(source.keys(), [...PLAIN_KEYS, ...SECRET_KEYS], (k, path, msg) => problems.push(`${formatPath(k, path)}: ${msg}`));
+    plainCredentialProblems(raw, (k, path, msg) => problems.push(`${formatPath(k, path)}: ${msg}`));
+    for (const key of source.strayKeys?.() ?? []) problems.push(`${key}: not in the ${NAMESPACE} namespace, so nothing reads it; did you mean ${NAMESPACE}:${key.slice(key.indexOf(":") + 1)}?`);
     if (parsed.success) {
         problems.push(...crossCheck(parsed.data, secretValues, opts));
         strictProblems(parsed.data, (k, path, msg) => problems.push(`${formatPath(k, path)}: ${msg}`));
@@ -238,5 +242,6 @@ export function pulumiConfigSource(): ConfigSource {
         isSecret: (key) => runtimeConfig.isConfigSecret(`${NAMESPACE}:${key}`),
         keys: () => Object.keys(pulumi.runtime.allConfig())
             .filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)),
+        strayKeys: () => strayNamespaceKeys(Object.keys(pulumi.runtime.allConfig())),
     };
 }

@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { MODE_NAMES } from "../model/tiers";
+import { parseCidr } from "../model/ranges";
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const SLUG = /^[a-z][a-z0-9-]{0,30}$/;
@@ -18,16 +19,13 @@ export function isIpv4(value: string): boolean {
 }
 
 export function isCidr(value: string): boolean {
-    const [ip, bits, ...rest] = value.split("/");
-    if (rest.length > 0 || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
-    const v = isIP(ip ?? "");
-    return (v === 4 && Number(bits) <= 32) || (v === 6 && Number(bits) <= 128);
+    return parseCidr(value) !== undefined;
 }
 
 const address = z.string().refine((v) => isIpv4(v) || (DNS_NAME.test(v) && !/^[\d.]+$/.test(v)), {
     message: "expected an IPv4 address or DNS name",
 });
-const cidr = z.string().refine(isCidr, { message: "expected a CIDR range such as 198.51.100.0/24" });
+const cidr = z.string().refine(isCidr, { message: "expected a CIDR range such as 198.51.100.0/24 (a decimal prefix, no leading zero)" });
 const slug = z.string().regex(SLUG, { message: "expected a lower-case name (a-z, 0-9, -), starting with a letter" });
 const unixUser = z.string().regex(UNIX_USER, { message: "expected a Unix user name" });
 const port = z.number().int().min(1).max(65535);

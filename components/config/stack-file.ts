@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { BUILTIN_SECRETS, loadConfig, type StackConfig } from "./load";
+import { BUILTIN_SECRETS, type ConfigSource, loadConfig, type StackConfig } from "./load";
+import { strayNamespaceKeys } from "./strict";
 
 export function stackFilePath(stack: string, dir = process.cwd()): string {
     return path.join(dir, `Pulumi.${stack}.yaml`);
@@ -17,8 +18,11 @@ function isEncrypted(value: unknown): boolean {
     return entries.length > 0 && entries.every(([, v]) => isEncrypted(v));
 }
 
-/** The validated config of a stack file (throws ConfigError naming each bad key; Error if unreadable). */
-export function loadStackFile(file: string): StackConfig {
+/**
+ * A stack file as a config source: its `demesne:*` values, and stand-ins for the secrets it cannot decrypt
+ * (throws Error if unreadable). The same source feeds the program under the mock engine in `npm run steps`.
+ */
+export function stackFileSource(file: string): ConfigSource {
     let doc: { config?: Record<string, unknown> } | null;
     try {
         doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
@@ -37,10 +41,16 @@ export function loadStackFile(file: string): StackConfig {
         providerKeys: stand(services.flatMap((s) => (s.models ?? []).map((m) => m.providerKey))),
         secrets: stand(named),
     };
-    return loadConfig({
+    return {
         get: (k) => (k in secrets ? secrets[k] : plain[k] === undefined ? undefined : typeof plain[k] === "string" ? plain[k] as string : JSON.stringify(plain[k])),
         // A secret key the file does not set gets a stand-in; one it sets must be encrypted there.
         isSecret: (k) => k in secrets && (plain[k] === undefined || isEncrypted(plain[k])),
-        keys: () => Object.keys(plain),
-    }, { dryRun: true });
+        keys: () => [...new Set([...Object.keys(plain), ...Object.keys(secrets)])],
+        strayKeys: () => strayNamespaceKeys(Object.keys(doc?.config ?? {})),
+    };
+}
+
+/** The validated config of a stack file (throws ConfigError naming each bad key; Error if unreadable). */
+export function loadStackFile(file: string): StackConfig {
+    return loadConfig(stackFileSource(file), { dryRun: true });
 }

@@ -34,21 +34,36 @@ export interface AccessViolation {
     reach: Reach;
 }
 
+/**
+ * Does a grant's source entry cover a principal? Exact names, `*`, the admins group and its members, and
+ * autogroup:member (people) / autogroup:tagged (tags) are read; any form not read here (an address, a
+ * hosts alias, another autogroup) is taken to cover everyone, so an unknown shape can only over-report.
+ */
 function srcMatches(entry: string, src: string, policy: TailnetPolicy): boolean {
     if (entry === "*" || entry === src) return true;
-    if (entry.startsWith("group:")) return src.startsWith("group:") ? false : (policy.groups[entry] ?? []).includes(src);
+    if (entry.startsWith("group:")) return !src.startsWith("group:") && (policy.groups[entry] ?? []).includes(src);
     if (entry === "autogroup:member") return !src.startsWith("tag:");
-    return false;
+    if (entry === "autogroup:tagged") return src.startsWith("tag:");
+    if (entry.startsWith("tag:") || entry.includes("@")) return false;
+    return true;
+}
+
+/** Does a destination entry cover the servers? Other tags and users do not; anything unread does. */
+function dstMatches(entry: string): boolean {
+    if (entry === "*" || entry === TAILNET_TAGS.servers) return true;
+    if (entry.startsWith("tag:") || entry.startsWith("group:") || entry.includes("@") || entry === "autogroup:member") return false;
+    return true;
 }
 
 function ipMatches(entry: string, port: number | undefined): boolean {
     if (entry === "*") return true;
     const [proto, ports] = entry.includes(":") ? entry.split(":", 2) : ["tcp", entry];
-    if (proto !== "tcp" && proto !== "*") return false;
-    if (ports === "*") return true;
+    if (proto === "udp" || proto === "icmp") return false;
+    if (ports === "*" || ports === undefined) return true;
     if (port === undefined) return true; // every port is open on the host's network: any grant reaches one
-    return (ports ?? "").split(",").some((range) => {
+    return ports.split(",").some((range) => {
         const [lo, hi] = range.split("-").map(Number);
+        if (!Number.isInteger(lo) || (hi !== undefined && !Number.isInteger(hi))) return true; // unread: assume it covers
         return hi === undefined ? port === lo : port >= (lo as number) && port <= hi;
     });
 }
@@ -59,7 +74,7 @@ export function tailnetAllows(policy: TailnetPolicy | undefined, principal: Tail
     const srcs = principal === "admins" ? [ADMINS_GROUP, ...(policy.groups[ADMINS_GROUP] ?? [])] : [PRINCIPAL_SOURCE[principal]];
     return policy.grants.some((g) =>
         g.src.some((s) => srcs.some((src) => s === src || srcMatches(s, src, policy))) &&
-        g.dst.some((d) => d === "*" || d === TAILNET_TAGS.servers) &&
+        g.dst.some(dstMatches) &&
         g.ip.some((ip) => ipMatches(ip, port)));
 }
 

@@ -3,7 +3,7 @@
 // The program builds it from its planned steps, the policy pack from the steps the engine sees; both then
 // ask access.ts who can reach what. Dependency-free besides the sibling models.
 import { bindAddressOf } from "./compose";
-import { isLoopback } from "./ports";
+import { isLoopback, SSH_PORT } from "./ports";
 import type { TailnetPolicy } from "./segmentation";
 
 /** Who owns a listener: SSH, a service (by name), Coolify, or nobody known. */
@@ -83,10 +83,12 @@ function parseFirewall(params: Record<string, string>): HostOutcome["hostFirewal
     const rules: [4 | 6, string][] = [[4, params.USER_RULES ?? ""], [6, params.USER6_RULES ?? ""]];
     for (const [family, text] of rules) {
         for (const line of text.split("\n")) {
-            if (!/^-A ufw6?-user-input\b.*-j ACCEPT\b/.test(line)) continue;
-            const port = /--dport (\d+)\b/.exec(line)?.[1];
-            const source = /\s-s (\S+)/.exec(line)?.[1];
-            accepts.push({ family, port: port === undefined ? undefined : Number(port), source });
+            if (!/^-A ufw6?-user-input\b/.test(line)) continue; // other user chains are reached only from this one
+            // Exactly the shape the renderer writes; any other rule of the input chain is read as opening every
+            // port to everyone (a negated source, a port range, a jump to an accepting chain).
+            const exact = /^-A ufw6?-user-input -p tcp --dport (\d+) -s ([0-9a-fA-F.:/]+) -j ACCEPT$/.exec(line.trim());
+            if (exact) accepts.push({ family, port: Number(exact[1]), source: exact[2] });
+            else if (!/-j (DROP|REJECT|RETURN|LOG)\b/.test(line)) accepts.push({ family });
         }
     }
     const inputDrop = /^DEFAULT_INPUT_POLICY="(DROP|REJECT)"$/m.test(params.UFW_DEFAULTS ?? "");
@@ -181,8 +183,10 @@ export function loopbackOwner(h: HostOutcome, port: number): Owner[] {
 
 /** Listeners reachable through interfaces other than loopback (tailnet and public alike). */
 export function openListeners(h: HostOutcome): { port?: number; owner: Owner }[] {
+    // sshd's port is not rendered (the layers assume 22): SSH is on 22 and on the port the config connects to.
+    const ssh = [...new Set([SSH_PORT, h.sshPort])].map((port) => ({ port, owner: { kind: "ssh", name: "sshd" } as Owner }));
     return [
-        { port: h.sshPort, owner: { kind: "ssh", name: "sshd" } },
+        ...ssh,
         ...h.publishes.filter((p) => !isLoopback(p.bind)).map((p) => ({ port: p.hostPort, owner: p.owner })),
         ...h.hostNetwork.map((owner) => ({ port: undefined, owner })),
     ];

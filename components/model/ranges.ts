@@ -18,9 +18,13 @@ export interface Cidr {
     family: 4 | 6;
 }
 
+/**
+ * A CIDR range in plain decimal prefix form. A leading zero is refused: iptables reads `/017` as octal
+ * (a /15), so the range the config says and the range the firewall enforces would differ.
+ */
 export function parseCidr(value: string): Cidr | undefined {
     const [address, bits, ...rest] = value.split("/");
-    if (rest.length > 0 || address === undefined || bits === undefined || !/^\d{1,3}$/.test(bits)) return undefined;
+    if (rest.length > 0 || address === undefined || bits === undefined || !/^(0|[1-9]\d{0,2})$/.test(bits)) return undefined;
     const family = isIP(address);
     const prefix = Number(bits);
     if (family === 4 && prefix <= 32) return { address, prefix, family: 4 };
@@ -44,10 +48,26 @@ export function anywhere(family: 4 | 6): string {
     return family === 4 ? "0.0.0.0/0" : "::/0";
 }
 
-/** Why a range may not grant access (catch-all or wider than one organisation's network), or undefined. */
+/** The network address of an IPv4 range: its address with the host bits cleared. */
+export function networkOf(c: Cidr): string {
+    if (c.family === 6) return c.address;
+    const n = c.address.split(".").reduce((acc, o) => (acc << 8n) | BigInt(o), 0n);
+    const masked = c.prefix === 0 ? 0n : (n >> BigInt(32 - c.prefix)) << BigInt(32 - c.prefix);
+    return [24n, 16n, 8n, 0n].map((sh) => String((masked >> sh) & 255n)).join(".");
+}
+
+/** Ranges that carry IPv4 inside IPv6 (mapped, NAT64): their width is the IPv4 part's. */
+const IPV4_IN_IPV6 = ["::ffff:0:0/96", "64:ff9b::/96"];
+
+/** Why a range may not grant access (catch-all, wider than one organisation's network, or written so that
+ *  a firewall would read it otherwise), or undefined. */
 export function tooWideProblem(value: string): string | undefined {
     const c = parseCidr(value);
-    if (!c) return "expected a CIDR range such as 198.51.100.0/24";
+    if (!c) return "expected a CIDR range such as 198.51.100.0/24 (a decimal prefix, no leading zero)";
+    if (c.family === 4 && networkOf(c) !== c.address) return `${value} has host bits set: write it as ${networkOf(c)}/${c.prefix}`;
+    if (c.family === 6 && IPV4_IN_IPV6.some((r) => cidrWithin(value, r))) {
+        if (c.prefix < 96 + MIN_PREFIX[4]) return `${value} carries IPv4 inside IPv6 and spans more than an IPv4 /${MIN_PREFIX[4]}: name the IPv4 range instead`;
+    }
     if (c.prefix === 0) return `${value} is every ${c.family === 4 ? "IPv4" : "IPv6"} address: name the range people connect from`;
     if (c.prefix < MIN_PREFIX[c.family]) {
         return `${value} is wider than /${MIN_PREFIX[c.family]}, wider than one organisation's network: name the narrower range people connect from`;
@@ -55,10 +75,18 @@ export function tooWideProblem(value: string): string | undefined {
     return undefined;
 }
 
+/** Addresses that are not a host's public IPv4: private, shared (CGNAT, the tailnet's own), loopback, link-local, reserved. */
+const NOT_PUBLIC_V4 = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3"];
+
+/** Is this an IPv4 address the internet routes to (what OVH's edge firewall can guard)? */
+export function isPublicIpv4(address: string): boolean {
+    return isIP(address) === 4 && !NOT_PUBLIC_V4.some((r) => cidrWithin(`${address}/32`, r));
+}
+
 /** Why a range may not be trusted as a Docker subnet (it must be private), or undefined. */
 export function dockerSubnetProblem(value: string): string | undefined {
     const c = parseCidr(value);
-    if (!c) return "expected a CIDR range such as 172.17.0.0/16";
+    if (!c) return "expected a CIDR range such as 172.17.0.0/16 (a decimal prefix, no leading zero)";
     if (!PRIVATE_RANGES.some((p) => cidrWithin(value, p))) {
         return `${value} is not a private range (${PRIVATE_RANGES.join(", ")}): DOCKER-USER trusts it as a source, so it would let that range reach every container`;
     }
