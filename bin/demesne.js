@@ -6,7 +6,9 @@ const { main } = require("../cli/main.ts");
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`demesne: ${e && e.message}\n`);
+    // The last net: even an unexpected error's message is shown with its control characters escaped.
+    const { esc } = require("../cli/escape.ts");
+    process.stderr.write(`demesne: ${esc(String(e && e.message))}\n`);
     process.exit(2);
   },
 );

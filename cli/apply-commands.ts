@@ -11,6 +11,7 @@ import { MODES, type Mode } from "../components/model/tiers";
 import { auditAppend } from "../state-model/audit";
 import type { Store } from "../state-model/db/store";
 import { ingest } from "../state-model/ingest/ingest";
+import { decodeUtf8, DEFAULT_MAX_BYTES, readInputFile } from "../state-model/ingest/read";
 import {
   approvalFile, approvalsDir, planFile, planMetaFile, refusalOf, signApproval, verifyApproval, writeApproval, type Approval,
 } from "../state-model/apply/approval";
@@ -118,9 +119,10 @@ export async function plan(p: Parsed, out: Output, store: Store, actor: string):
   const given = str(p, "plan-file");
   if (given) {
     try {
-      text = readFileSync(given, "utf8");
+      // Read like recorder input: a regular file, within the size limit, strict UTF-8 (a FIFO would block).
+      text = decodeUtf8(readInputFile(given, DEFAULT_MAX_BYTES));
     } catch (e) {
-      throw new UsageError(`--plan-file ${given}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UsageError(`--plan-file ${shown`${given}`}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   } else {
     const tmp = `${approvalsDir()}/preview-${process.pid}.json`;

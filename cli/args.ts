@@ -1,5 +1,7 @@
 import { parseArgs as parseFlags } from "node:util";
 import { UsageError } from "./exit";
+import { parseIsoTime } from "../state-model/time";
+import { esc } from "./escape";
 
 export interface Parsed {
   positional: string[];
@@ -38,12 +40,12 @@ export function str(p: Parsed, name: string): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** A time argument: ISO-8601 (or anything Date.parse takes), or `now`. */
+/** A time flag: strict ISO-8601 within 1970–9999 (state-model/time.ts), or `now`; the error names the flag. */
 export function time(p: Parsed, name: string): Date | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
   if (v === "now") return new Date();
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new UsageError(`--${name}: '${v}' is not a time (use ISO-8601, e.g. 2026-11-24T12:00:00Z)`);
+  const t = parseIsoTime(v);
+  if (typeof t !== "number") throw new UsageError(`--${name}: '${esc(v.slice(0, 64))}' is ${t.error}; use e.g. 2026-11-24T12:00:00Z, 2026-11-24 or now`);
   return new Date(t);
 }

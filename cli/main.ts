@@ -13,8 +13,7 @@ import { planIngest, recordIngest } from "../state-model/ingest/ingest";
 import { checkNesting, KINDS, type Kind } from "../state-model/ingest/parse";
 import { decodeUtf8, DEFAULT_MAX_BYTES, parseSize, readInputFile, readInputStream } from "../state-model/ingest/read";
 import { asOf, changes, history } from "../state-model/queries";
-import { parseIsoTime } from "../state-model/time";
-import { parseArgs, str, type Parsed } from "./args";
+import { parseArgs, str, time, type Parsed } from "./args";
 import { bless, drift, observe } from "./drift-commands";
 import { apply, approve, plan } from "./apply-commands";
 import { EXIT, Refused, UsageError } from "./exit";
@@ -45,15 +44,6 @@ Exit codes: 0 ok, 1 refused or drift, 2 usage or input error, 3 integrity failur
 
 const actorOf = (p: Parsed) => str(p, "actor") ?? process.env.DEMESNE_ACTOR ?? os.userInfo().username;
 
-/** A time flag: strict ISO-8601 within 1970–9999 (state-model/time.ts), or `now`; the error names the flag. */
-function time(p: Parsed, name: string): Date | undefined {
-  const v = str(p, name);
-  if (v === undefined) return undefined;
-  if (v === "now") return new Date();
-  const t = parseIsoTime(v);
-  if (typeof t !== "number") throw new UsageError(`--${name}: '${esc(v.slice(0, 64))}' is ${t.error}; use e.g. 2026-11-24T12:00:00Z, 2026-11-24 or now`);
-  return new Date(t);
-}
 
 /** --max-bytes, else DEMESNE_INGEST_MAX_BYTES, else the default; a bad value names where it came from. */
 function maxBytesOf(p: Parsed): number {
