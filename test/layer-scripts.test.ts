@@ -91,10 +91,11 @@ describe("ssh layer on a scratch root", () => {
 
     it("without a confirming login, the dead-man restores the previous config by itself", async () => {
         const root = scratchHost(PREVIOUS);
-        const res = runLayer(root, layerScript("ssh").text, sshParams(1));
+        // A dead-man of a few seconds: the layer itself must finish before it fires, even on a loaded machine.
+        const res = runLayer(root, layerScript("ssh").text, sshParams(4));
         expect(res.status, res.stderr).toBe(0);
         expect(readFileSync(path.join(root, DROPIN), "utf8")).not.toBe(PREVIOUS);
-        const deadline = Date.now() + 10_000;
+        const deadline = Date.now() + 20_000;
         while (Date.now() < deadline && readFileSync(path.join(root, DROPIN), "utf8") !== PREVIOUS) {
             await new Promise((r) => setTimeout(r, 200));
         }

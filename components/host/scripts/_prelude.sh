@@ -196,6 +196,18 @@ deadman_cancel() {
 }
 
 # A restore hook that re-runs one of the layer's functions (with ROOT as it was).
+# serve_https PORT LOCAL: the tailnet's HTTPS port PORT proxies to 127.0.0.1:LOCAL and nothing else. A mapping
+# that exists with another target (left by a service that had the port before) is replaced, not kept.
+serve_https() {
+    local want="http://127.0.0.1:$2" have
+    have="$(tailscale serve status --json 2> /dev/null |
+        jq -r --arg p ":$1" '(.Web // {}) | to_entries[] | select(.key | endswith($p)) | .value.Handlers["/"].Proxy // empty' | head -n 1)"
+    [ "$have" = "$want" ] && return 0
+    if [ -n "$have" ]; then tailscale serve --https="$1" off > /dev/null; fi
+    tailscale serve --bg --https="$1" "$want" > /dev/null
+    CHANGED=true
+}
+
 hook_for() { printf '%s\nROOT=%q\n%s\n' "$(declare -f "$1")" "$ROOT" "$1"; }
 
 # --- reporting ----------------------------------------------------------------------------

@@ -23,10 +23,7 @@ if [ "$CHANGED" = true ]; then
         -f "$source_dir/docker-compose.prod.yml" -f "$source_dir/docker-compose.custom.yml" up -d --remove-orphans > /dev/null
 fi
 [ "$before" = true ] && CHANGED=true
-if ! tailscale serve status 2> /dev/null | grep -q ":$(param SERVE_PORT)"; then
-    tailscale serve --bg --https="$(param SERVE_PORT)" http://127.0.0.1:8000 > /dev/null
-    CHANGED=true
-fi
+serve_https "$(param SERVE_PORT)" 8000
 
 # verify: nothing of Coolify's listens beyond loopback
 for port in 8000 6001 6002; do

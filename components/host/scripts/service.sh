@@ -15,10 +15,7 @@ fi
 # SERVE lines: "<https port> <loopback port>"
 while read -r https local; do
     [ -n "$https" ] || continue
-    if ! tailscale serve status 2> /dev/null | grep -q "^https://.*:$https"; then
-        tailscale serve --bg --https="$https" "http://127.0.0.1:$local" > /dev/null
-        CHANGED=true
-    fi
+    serve_https "$https" "$local"
 done < <(param SERVE)
 
 # verify: every published port of the project is on loopback
