@@ -1,5 +1,6 @@
 import { sha256Hex } from "../../components/model/hash";
 import type { Queryable } from "../db/store";
+import { isSealed, PERSONAL_MARK } from "./personal";
 
 /**
  * Tamper evidence for the facts (ADR 0013). Every recorded batch appends, in its own transaction, an audit
@@ -124,7 +125,15 @@ export async function storedLines(db: Queryable) {
     id: string; input_sha256: string; kind: string; stack: string | null; update_id: string | null; complete: boolean;
     facts_added: number; facts_closed: number; at: number;
   }>(`SELECT id, input_sha256, kind, stack, update_id, complete, facts_added, facts_closed, ${MS("recorded_at")} AS at FROM batch`);
+  const refs = new Set<string>();
+  const sealedIn = (v: unknown): void => {
+    if (isSealed(v)) refs.add(v[PERSONAL_MARK]);
+    else if (v && typeof v === "object") for (const x of Object.values(v)) sealedIn(x);
+  };
+  for (const r of facts.rows) sealedIn(r.value);
   return {
+    /** The data subjects whose sealed values the facts hold. */
+    refs,
     added: facts.rows.map((r) => {
       const row = { batch: r.batch, subject: r.subject, attribute: r.attribute, key: r.value_key, vf: Number(r.vf), vt: num(r.vt), rf: Number(r.rf) };
       return { ...row, line: addedLine({ ...row, value: canonicalValue(r.value), actor: r.actor, reason: r.reason }) };
@@ -222,6 +231,11 @@ export async function verifyFacts(db: Queryable, chain: ChainEntry[]): Promise<{
   }
   for (const b of s.batches) {
     claim(b.id, b.at < before, b.line, () => `batch ${b.id}, recorded ${iso(b.at)}, is in no audit entry: it was inserted behind the recorder's back`);
+  }
+  // A key deleted behind the recorder's back shreds data as an erasure would, without the erasure's record.
+  const kept = new Set((await db.query<{ r: string }>("SELECT subject_ref AS r FROM subject_key UNION SELECT subject_ref FROM erasure")).rows.map((x) => x.r));
+  for (const ref of s.refs) {
+    if (!kept.has(ref)) unclaimed.push(`personal data under subject ref ${ref} can no longer be read: its key is gone and no erasure is recorded`);
   }
   problems.push(...unclaimed.slice(0, 5));
   if (unclaimed.length > 5) problems.push(`… and ${unclaimed.length - 5} more rows in no audit entry`);

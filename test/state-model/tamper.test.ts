@@ -42,6 +42,7 @@ async function seed(store: Store): Promise<void> {
     { attribute: "package", key: "curl", op: "assert", at: T1, value: { version: "8.5" } },
     { attribute: "package", key: "jq", op: "assert", at: T1, value: { version: "1.7" } },
     { attribute: "owner", op: "assert", at: T1, value: "erin@example.net" },
+    { attribute: "contact", op: "assert", at: T1, value: "sam@example.net" },
   ]));
   await recordBatch(store, batch("two", [{ attribute: "os", op: "assert", at: T2, value: "24.04" }]));
   await correct(store, { subject: HOST, attribute: "package", key: "jq", value: null, actor: "alice", reason: "jq was never installed" });
@@ -140,7 +141,7 @@ describe.each(BACKENDS)("tamper-evident facts on %s", (backend) => {
       "DELETE with the table's triggers disabled",
       `${REPLICA} ALTER TABLE fact DISABLE TRIGGER USER; SET session_replication_role = DEFAULT;
        DELETE FROM fact WHERE attribute = 'package' AND value_key = 'curl' AND subject = '${HOST}'`,
-      /batch test-\w+ \(audit entry \d+\) does not match its stored rows: facts added: 4 bound, 3 stored/,
+      /batch test-\w+ \(audit entry \d+\) does not match its stored rows: facts added: 5 bound, 4 stored/,
     ],
     [
       "INSERT of a made-up fact in a made-up batch",
@@ -162,6 +163,11 @@ describe.each(BACKENDS)("tamper-evident facts on %s", (backend) => {
       "a vertex's kind changed and a vertex made up",
       `${REPLICA} UPDATE vertex SET kind = 'service' WHERE id = '${HOST}'; INSERT INTO vertex (id, kind) VALUES ('host:ghost', 'host')`,
       /vertex host:ghost, recorded [0-9T:.Z-]+, is in no audit entry[\s\S]*batch test-\w+ \(audit entry \d+\) does not match its stored rows: a stored row was changed/,
+    ],
+    [
+      "a data subject's key deleted with the replica role",
+      `${REPLICA} DELETE FROM subject_key`,
+      /personal data under subject ref [0-9a-f]{32} can no longer be read: its key is gone and no erasure is recorded/,
     ],
     [
       "a batch row deleted with the replica role",
