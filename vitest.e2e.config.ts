@@ -8,7 +8,7 @@ export default defineConfig({
         testTimeout: 300_000,
         hookTimeout: 300_000,
         pool: "forks",
-        // Files share the engine's plugin cache and the test-host network range: one at a time.
+        // Files share the engine's plugin cache: one at a time.
         fileParallelism: false,
     },
 });
