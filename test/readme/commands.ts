@@ -1,7 +1,7 @@
 // Helpers of the README suite: the README's commands as written, a fresh clone, an environment like a new
-// shell's, and a PATH on which a program is missing.
+// shell's, and a machine on which a program is not installed.
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { closeSync, openSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import * as path from "node:path";
 
 export const ROOT = path.join(__dirname, "..", "..");
@@ -39,28 +39,20 @@ export function nestedEnv(overrides: Record<string, string>): Record<string, str
     return { ...env, DEMESNE_CI_NESTED: "1", ...overrides };
 }
 
-/** A directory of links to every program on `searchPath` but `missing`, to use as PATH: `missing` is not installed. */
-export function pathWithout(missing: string, searchPath: string, dir: string): string {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    for (const from of searchPath.split(":").filter((d) => path.isAbsolute(d) && existsSync(d))) {
-        let names: string[];
-        try {
-            names = readdirSync(from);
-        } catch {
-            continue; // an unreadable PATH entry finds nothing for a shell either
-        }
-        for (const name of names) {
-            const target = path.join(from, name);
-            if (name === missing || existsSync(path.join(dir, name))) continue; // the first one on PATH wins
-            try {
-                const st = statSync(target);
-                if (st.isFile() && (st.mode & 0o111) !== 0) symlinkSync(target, path.join(dir, name));
-            } catch {
-                // a dangling link is no program
-            }
-        }
+/**
+ * The argv prefix that runs a command in a private mount namespace where /usr/bin has no `missing`: a
+ * hard-linked copy of /usr/bin without it is mounted over /usr/bin there. PATH stays as it is, so programs run
+ * in a chroot (the test hosts) still find theirs, and `/usr/bin/sudo` by its full path is gone too.
+ */
+export function withoutProgram(missing: string, scratchDir: string): string[] {
+    const found = execFileSync("sh", ["-c", `command -v ${missing} || true`], { encoding: "utf8" }).trim();
+    if (found !== "" && realpathSync(found) !== path.join("/usr/bin", missing)) {
+        throw new Error(`${missing} is at ${found}, not in /usr/bin: this suite can only hide it from /usr/bin`);
     }
-    return dir;
+    const copy = path.join(scratchDir, "usr-bin");
+    execFileSync("cp", ["-al", "/usr/bin", copy]);
+    rmSync(path.join(copy, missing), { force: true });
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", 'mount --bind "$0" /usr/bin && exec "$@"', copy];
 }
 
 export interface LineRun {
