@@ -31,15 +31,8 @@ export interface AddedRow {
   actor: string | null;
   reason: string | null;
 }
-export interface ClosedRow {
-  subject: string;
-  attribute: string;
-  key: string;
-  vf: number;
-  vt: number | null;
-  rf: number;
-  rt: number;
-}
+/** A version a batch closed: the fact's identity and times, and when it stopped being current. */
+export type ClosedRow = Pick<AddedRow, "subject" | "attribute" | "key" | "vf" | "vt" | "rf"> & { rt: number };
 export interface BatchRow {
   id: string;
   sha: string;

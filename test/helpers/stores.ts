@@ -4,6 +4,7 @@ import * as path from "node:path";
 import pg from "pg";
 import { inject } from "vitest";
 import { openFleetStore } from "../../state-model/db/open";
+import { openPglite } from "../../state-model/db/pglite";
 import type { Store } from "../../state-model/db/store";
 
 /** Where a fresh, empty fleet store lives: an embedded directory or a new PostgreSQL database. */
@@ -33,4 +34,24 @@ export async function freshStore(backend: (typeof BACKENDS)[number]): Promise<St
   await c.end();
   const url = admin.replace(/\/postgres$/, `/${name}`);
   return { backend, adminUrl: url, env: { DATABASE_URL: url }, open: () => openFleetStore({ databaseUrl: url }) };
+}
+
+/** Runs SQL around the recorder, as the store's superuser (a tamperer with full access). */
+export async function asSuperuser(t: StoreTarget, sql: string): Promise<void> {
+  if (t.backend === "postgres") {
+    const c = new pg.Client({ connectionString: t.adminUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+    return;
+  }
+  const s = await openPglite(t.dataDir!, "postgres");
+  try {
+    await s.exec(sql);
+  } finally {
+    await s.close();
+  }
 }

@@ -1,39 +1,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditAppend, auditHead, auditVerify } from "../../state-model/audit";
 import { correct } from "../../state-model/correct";
-import { openPglite } from "../../state-model/db/pglite";
 import type { Store } from "../../state-model/db/store";
 import { erase } from "../../state-model/erase";
 import { ingest } from "../../state-model/ingest/ingest";
 import { asOf, changes, history } from "../../state-model/queries";
 import { ACL, aclUpdate, stackExport, STACK_URN } from "../helpers/engine-inputs";
-import { BACKENDS, freshStore, type StoreTarget } from "../helpers/stores";
+import { asSuperuser, BACKENDS, freshStore, type StoreTarget } from "../helpers/stores";
 
 const SENTINEL = `SENTINEL-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
 const T0 = Date.parse("2026-11-01T10:00:00Z") / 1000;
 
-/** Runs SQL around the recorder, as the store's superuser (a tamperer with full access). */
-async function asSuperuser(t: StoreTarget, sql: string): Promise<void> {
-  if (t.backend === "postgres") {
-    const c = new pg.Client({ connectionString: t.adminUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-    return;
-  }
-  const s = await openPglite(t.dataDir!, "postgres");
-  try {
-    await s.exec(sql);
-  } finally {
-    await s.close();
-  }
-}
 
 function allFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));

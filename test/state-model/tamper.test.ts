@@ -16,7 +16,7 @@ import { erase } from "../../state-model/erase";
 import { canonicalValue } from "../../state-model/facts/binding";
 import type { BatchInput, FactOp } from "../../state-model/facts/types";
 import { recordBatch, sha256Hex, WRITE_LOCK } from "../../state-model/facts/writer";
-import { BACKENDS, freshStore, type StoreTarget } from "../helpers/stores";
+import { asSuperuser, BACKENDS, freshStore, type StoreTarget } from "../helpers/stores";
 
 /** Facts are bound into the audit chain (ADR 0013): whatever the store's owner changes behind the recorder's back, verify names it. */
 const HOST = "host:web-1";
@@ -50,25 +50,6 @@ async function seed(store: Store): Promise<void> {
   await erase(store, "erin@example.net", "dpo", "erasure request 7");
 }
 
-/** SQL around the recorder, as the store's superuser: a tamperer with full access. */
-async function asOwner(t: StoreTarget, sql: string): Promise<void> {
-  if (t.backend === "postgres") {
-    const c = new pg.Client({ connectionString: t.adminUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-    return;
-  }
-  const s = await openPglite(t.dataDir!, "postgres");
-  try {
-    await s.exec(sql);
-  } finally {
-    await s.close();
-  }
-}
 
 /** The recorder's own view, without migrating or checking migrations first. */
 const asRecorder = (t: StoreTarget): Promise<Store> =>
@@ -177,7 +158,7 @@ describe.each(BACKENDS)("tamper-evident facts on %s", (backend) => {
   ];
   it.each(variants)("%s: audit verify names it", async (_name, sql, want) => {
     const { t } = await seeded(backend);
-    await asOwner(t, sql);
+    await asSuperuser(t, sql);
     await expect(verifyAfter(t)).rejects.toThrow(want);
   }, 60_000);
 
@@ -185,18 +166,18 @@ describe.each(BACKENDS)("tamper-evident facts on %s", (backend) => {
     const { t } = await seeded(backend);
     const tamper = `SET LOCAL demesne.migrating = 'on'; ALTER TABLE fact DISABLE TRIGGER fact_update_guard;
       UPDATE fact SET value = '"20.04"' WHERE attribute = 'os' AND value = '"24.04"' AND subject = '${HOST}'`;
-    await expect(asOwner(t, `BEGIN; ${tamper}; COMMIT;`)).rejects.toThrow(/DDL \(ALTER TABLE\) is refused on the fleet store outside a migration/);
+    await expect(asSuperuser(t, `BEGIN; ${tamper}; COMMIT;`)).rejects.toThrow(/DDL \(ALTER TABLE\) is refused on the fleet store outside a migration/);
     await expect(verifyAfter(t)).resolves.toMatchObject({ batches: 4 });
     // Forging a migration's row opens the switch, but the row cannot be removed again in a way the store forgets.
-    await asOwner(t, `BEGIN; INSERT INTO schema_migrations (version, name, sha256) VALUES (99, '0099_x.sql', 'x'); ${tamper}; COMMIT;`);
-    await expect(asOwner(t, "DELETE FROM schema_migrations WHERE version = 99")).rejects.toThrow(/DELETE on schema_migrations is refused/);
+    await asSuperuser(t, `BEGIN; INSERT INTO schema_migrations (version, name, sha256) VALUES (99, '0099_x.sql', 'x'); ${tamper}; COMMIT;`);
+    await expect(asSuperuser(t, "DELETE FROM schema_migrations WHERE version = 99")).rejects.toThrow(/DELETE on schema_migrations is refused/);
     await expect(t.open()).rejects.toThrow(/the store has migration 99, which this version of demesne does not know/);
     await expect(verifyAfter(t)).rejects.toThrow(/does not match its stored rows: a stored row was changed/);
   }, 60_000);
 
   it("a rewritten chain that re-binds a changed fact walks, and the anchor catches it", async () => {
     const { t, anchor } = await seeded(backend);
-    await asOwner(t, `${REPLICA} UPDATE fact SET value = '"20.04"' WHERE attribute = 'os' AND value = '"24.04"' AND subject = '${HOST}'`);
+    await asSuperuser(t, `${REPLICA} UPDATE fact SET value = '"20.04"' WHERE attribute = 'os' AND value = '"24.04"' AND subject = '${HOST}'`);
     // Recompute every binding from the tampered rows and rehash the chain, as a tamperer with the code would.
     const { entryHash, GENESIS } = await import("../../state-model/audit");
     const { BIND_ACTION, digestOf, storedLines } = await import("../../state-model/facts/binding");
@@ -222,7 +203,7 @@ describe.each(BACKENDS)("tamper-evident facts on %s", (backend) => {
       sql.push(`UPDATE audit_log SET params = '${JSON.stringify(params)}', prev_hash = '${prev}', hash = '${hash}' WHERE seq = ${r.seq};`);
       prev = hash;
     }
-    await asOwner(t, sql.join("\n"));
+    await asSuperuser(t, sql.join("\n"));
     await expect(verifyAfter(t)).resolves.toMatchObject({ batches: 4 });
     await expect(verifyAfter(t, anchor)).rejects.toThrow(/differs from the anchor: history was rewritten/);
   }, 60_000);
