@@ -132,7 +132,12 @@ describe("silently ignored config", () => {
     });
 
     it("refuses duplicate addresses, host ports and serve ports", () => {
-        expect(problemsOf((v) => addHost(v, { address: "203.0.113.10" }))).toEqual(["demesne:hosts[1].address: 203.0.113.10 is also the address of control-1"]);
+        expect(problemsOf((v) => addHost(v, { address: "203.0.113.10", sshPort: 2222, edgeFirewall: false }))).toEqual([]);
+        expect(problemsOf((v) => addHost(v, { publicIp: "203.0.113.10" }))).toEqual(["demesne:hosts[1].publicIp: 203.0.113.10's edge firewall is already control-1's: OVH has one firewall per address"]);
+        expect(problemsOf((v) => addHost(v, { address: "203.0.113.10" }))).toEqual([
+            "demesne:hosts[1].address: 203.0.113.10 is also the address of control-1 (SSH port 22)",
+            "demesne:hosts[1].address: 203.0.113.10's edge firewall is already control-1's: OVH has one firewall per address",
+        ]);
         expect(problemsOf((v) => addCustom(v, { ports: [{ hostPort: 4000, containerPort: 80 }] }))).toEqual(['demesne:services[2].ports[0].hostPort: port 4000 on control-1 is already service "gateway"\'s']);
         expect(problemsOf((v) => addCustom(v, { servePort: 443 }))).toEqual(['demesne:services[2].servePort: tailnet port 443 on control-1 is already service "chat"\'s']);
     });

@@ -101,20 +101,25 @@ function identityProblems(cfg: PlainConfig, report: Report): void {
 }
 
 function hostProblems(cfg: PlainConfig, report: Report): void {
-    const seen = new Map<string, number>();
+    // One SSH endpoint per host (two hosts behind one address on different ports are fine), and one edge
+    // firewall per public IPv4 (OVH has one per address).
+    const endpoints = new Map<string, number>();
+    const guardedBy = new Map<string, number>();
     cfg.hosts.forEach((h, i) => {
-        for (const [field, value] of [["address", h.address], ["publicIp", h.publicIp]] as const) {
-            if (value === undefined) continue;
-            const first = seen.get(value.toLowerCase());
-            if (first !== undefined && first !== i) report("hosts", [i, field], `${value} is also the address of ${cfg.hosts[first]?.name}`);
-            else seen.set(value.toLowerCase(), i);
-        }
+        const endpoint = `${h.address.toLowerCase()}:${h.sshPort}`;
+        const first = endpoints.get(endpoint);
+        if (first !== undefined) report("hosts", [i, "address"], `${h.address} is also the address of ${cfg.hosts[first]?.name} (SSH port ${h.sshPort})`);
+        else endpoints.set(endpoint, i);
         const guarded = h.publicIp ?? (isIP(h.address) === 4 ? h.address : undefined);
         if (h.edgeFirewall && guarded === undefined) {
             report("hosts", [i, "edgeFirewall"], `${h.name} has no public IPv4 for the OVH edge firewall: set publicIp, or set edgeFirewall: false to rely on the host firewall alone`);
         } else if (h.edgeFirewall && guarded !== undefined && !isPublicIpv4(guarded)) {
             // An edge firewall on a private or tailnet address guards nothing the internet reaches.
             report("hosts", [i, h.publicIp ? "publicIp" : "address"], `${guarded} is not a public IPv4, so OVH's edge firewall cannot guard it: set publicIp to the host's public address, or set edgeFirewall: false`);
+        } else if (h.edgeFirewall && guarded !== undefined) {
+            const other = guardedBy.get(guarded);
+            if (other !== undefined) report("hosts", [i, h.publicIp ? "publicIp" : "address"], `${guarded}'s edge firewall is already ${cfg.hosts[other]?.name}'s: OVH has one firewall per address`);
+            else guardedBy.set(guarded, i);
         }
         if (h.hostType !== "ubuntu" && cfg.coolify?.enabled && cfg.coolify.host === h.name) {
             report("coolify", ["host"], `${h.name} is a ${h.hostType} host: Coolify is installed over SSH, on an ubuntu host only`);

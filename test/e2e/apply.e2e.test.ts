@@ -103,7 +103,7 @@ beforeAll(async () => {
     "demesne:sshPublicKeys": [deploy.pub],
     "demesne:observerPublicKeys": [readFileSync(`${observerKey}.pub`, "utf8").trim()],
     "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
-    "demesne:hosts": [{ name: HOST, address: host.address, hostType: "ubuntu", hostKey: host.hostKey, bootstrapUser: "ubuntu", deadManSeconds: 30 }],
+    "demesne:hosts": [{ name: HOST, address: host.address, hostType: "ubuntu", hostKey: host.hostKey, bootstrapUser: "ubuntu", deadManSeconds: 30, edgeFirewall: false }],
   }, [["demesne:sshPrivateKey", readFileSync(deployKey, "utf8")]], { approve: false });
 }, 300_000);
 
