@@ -96,7 +96,8 @@ describe("ssh layer on a scratch root", () => {
         expect(res.status, res.stderr).toBe(0);
         expect(readFileSync(path.join(root, DROPIN), "utf8")).not.toBe(PREVIOUS);
         const deadline = Date.now() + 20_000;
-        while (Date.now() < deadline && readFileSync(path.join(root, DROPIN), "utf8") !== PREVIOUS) {
+        // The restore writes the file back, then removes its pid file: wait for both.
+        while (Date.now() < deadline && (readFileSync(path.join(root, DROPIN), "utf8") !== PREVIOUS || existsSync(pidFile(root)))) {
             await new Promise((r) => setTimeout(r, 200));
         }
         expect(readFileSync(path.join(root, DROPIN), "utf8")).toBe(PREVIOUS);
