@@ -11,6 +11,7 @@ import * as http from "node:http";
 import { isIP, type AddressInfo } from "node:net";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { esc } from "../escape";
 import { UsageError } from "../exit";
 
 export const DEFAULT_PORT = 8765;
@@ -58,22 +59,28 @@ export function readToken(opts: Pick<HttpOptions, "token" | "tokenFile">, proble
   }
   let token = opts.token;
   if (opts.tokenFile !== undefined) {
-    const file = opts.tokenFile;
-    let st: fs.Stats;
+    const file = esc(opts.tokenFile); // for messages: a path is input, shown escaped
+    let fd: number;
     try {
-      st = fs.statSync(file);
+      // One descriptor for the check and the read (no swap in between); O_NONBLOCK so a FIFO cannot hang us.
+      fd = fs.openSync(opts.tokenFile, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (err) {
       problems.push(`--token-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? "error"})`);
       return undefined;
     }
-    // Another user who can read the file can call every tool: the same rule as ssh's private keys.
-    if (!st.isFile()) problems.push(`--token-file ${file}: not a regular file`);
-    else if ((st.mode & 0o077) !== 0) {
-      problems.push(`--token-file ${file}: mode ${(st.mode & 0o777).toString(8).padStart(4, "0")} lets group or others read it: chmod 600 ${file}`);
-    } else token = fs.readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    try {
+      const st = fs.fstatSync(fd);
+      // Another user who can read the file can call every tool: the same rule as ssh's private keys.
+      if (!st.isFile()) problems.push(`--token-file ${file}: not a regular file`);
+      else if ((st.mode & 0o077) !== 0) {
+        problems.push(`--token-file ${file}: mode ${(st.mode & 0o777).toString(8).padStart(4, "0")} lets group or others read it: chmod 600 ${file}`);
+      } else token = fs.readFileSync(fd, "utf8").replace(/\r?\n$/, "");
+    } finally {
+      fs.closeSync(fd);
+    }
     if (token === undefined) return undefined;
   }
-  const from = opts.tokenFile !== undefined ? `--token-file ${opts.tokenFile}` : TOKEN_ENV;
+  const from = opts.tokenFile !== undefined ? `--token-file ${esc(opts.tokenFile)}` : TOKEN_ENV;
   if (token === undefined || token === "") {
     problems.push(`the HTTP transport needs a bearer token: --token-file <path> (mode 0600) or ${TOKEN_ENV}`);
     return undefined;
@@ -96,14 +103,15 @@ export function checkHttpOptions(opts: HttpOptions): Checked {
   const problems: string[] = [];
   const listen = opts.listen ?? DEFAULT_LISTEN;
   const port = opts.port ?? DEFAULT_PORT;
-  if (isIP(listen) === 0) problems.push(`--listen ${listen}: expected one IP address (e.g. 127.0.0.1, or a tailnet address)`);
+  const shown = esc(listen.slice(0, 64));
+  if (isIP(listen) === 0) problems.push(`--listen ${shown}: expected one IP address (e.g. 127.0.0.1, or a tailnet address)`);
   else if (listen === "0.0.0.0" || listen === "::") {
     // A wildcard bind has no single Host a client must name, so the DNS-rebinding check could not work.
-    problems.push(`--listen ${listen}: listens on every interface; name the one address clients connect to`);
+    problems.push(`--listen ${shown}: listens on every interface; name the one address clients connect to`);
   } else if (!isLoopback(listen) && opts.allowNonLoopback !== true) {
-    problems.push(`--listen ${listen} is not loopback: pass --allow-non-loopback as well to expose the MCP server beyond this host`);
+    problems.push(`--listen ${shown} is not loopback: pass --allow-non-loopback as well to expose the MCP server beyond this host`);
   }
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port ${port}: expected 0–65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port ${esc(String(port))}: expected 0–65535`);
   const origins = new Set<string>();
   for (const o of opts.allowedOrigins ?? []) {
     let origin: string | undefined;
@@ -113,7 +121,7 @@ export function checkHttpOptions(opts: HttpOptions): Checked {
       origin = undefined;
     }
     // Exact origins only (scheme://host[:port]): the header is compared as a string, so a path would never match.
-    if (origin === undefined || origin === "null" || origin !== o) problems.push(`--allowed-origin ${o}: expected an origin such as https://app.example.com (no path)`);
+    if (origin === undefined || origin === "null" || origin !== o) problems.push(`--allowed-origin ${esc(o.slice(0, 128))}: expected an origin such as https://app.example.com (no path)`);
     else origins.add(origin);
   }
   const token = readToken(opts, problems);

@@ -167,6 +167,7 @@ describe("startHttp refuses to start", () => {
   it("with a token file readable by group (0640)", () => refused({ tokenFile: tokenFile(0o640) }, /mode 0640 lets group or others read it/));
   it("with a short token in a 0600 file", () => refused({ tokenFile: tokenFile(0o600, "short\n") }, /--token-file .*: the token is shorter than 32/));
   it("with a missing token file", () => refused({ tokenFile: path.join(dir, "absent") }, /absent: cannot read it \(ENOENT\)/));
+  it("with a directory as the token file", () => refused({ tokenFile: dir }, /: not a regular file/));
   it("with both a token file and a token", () => refused({ token: TOKEN, tokenFile: tokenFile(0o600) }, /give the token once/));
   it("on 0.0.0.0, even with the opt-in", async () => {
     await refused({ token: TOKEN, listen: "0.0.0.0" }, /--listen 0\.0\.0\.0: listens on every interface/);
