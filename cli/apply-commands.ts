@@ -31,7 +31,7 @@ const PACK_DIR = path.resolve(__dirname, "..", "policy-pack");
 const PACK = ["--policy-pack", PACK_DIR, "--policy-pack-config", path.join(PACK_DIR, "config.json")];
 const listOf = (p: Parsed, name: string) => (str(p, name) ?? "").split(",").map((t) => t.trim()).filter(Boolean);
 
-interface Scope {
+export interface Scope {
   targets: string[];
   /** Steps to run again (`--layer … --replace`): a command step has no Read, so only a replace re-runs it. */
   replaces: string[];
@@ -95,12 +95,34 @@ function review(text: string, stack: Stack): PlanReview {
 }
 
 /** The saved plan `sha`, checked against its name: a plan edited after `demesne plan` is refused. */
-function savedPlan(sha: string | undefined): string {
+export function savedPlan(sha: string | undefined): string {
   if (!sha || !/^[0-9a-f]{64}$/.test(sha)) throw new UsageError("name the plan by its sha256 (demesne plan prints it)");
   if (!existsSync(planFile(sha))) throw new Refused(`no saved plan ${sha.slice(0, 12)}… (run demesne plan)`);
   const text = readFileSync(planFile(sha), "utf8");
   if (sha256Hex(text) !== sha) throw new Refused(`plan ${sha.slice(0, 12)}… changed since demesne plan saved it: nothing is approved or applied`);
   return text;
+}
+
+/** The kill switch (demesne:killSwitch) wins over every approval: apply here, every act tool in `demesne mcp`. */
+export function checkKillSwitch(stack: Stack, consequence = "nothing is applied"): void {
+  if (stack.cfg.killSwitch) throw new Refused(`the kill switch is on (demesne:killSwitch): ${consequence}`);
+}
+
+export interface SavedPlanReview {
+  review: PlanReview;
+  mode: Mode;
+  /** Why it cannot be approved under the stack's mode (T3 tokens aside), or null. */
+  refusal: string | null;
+  /** The --target list and replaced steps it was made with (what its approval would carry). */
+  scope: Scope;
+}
+
+/** A saved plan as `demesne approve` would judge it, without approving anything. */
+export function savedPlanReview(sha: string, stack: Stack): SavedPlanReview {
+  const rv = review(savedPlan(sha), stack);
+  const mode = stack.cfg.mode as Mode;
+  const meta = existsSync(planMetaFile(rv.sha256)) ? (JSON.parse(readFileSync(planMetaFile(rv.sha256), "utf8")) as Partial<Scope>) : {};
+  return { review: rv, mode, refusal: refusalOf(rv, mode, rv.t3.map((c) => c.token!)) ?? null, scope: { targets: meta.targets ?? [], replaces: meta.replaces ?? [] } };
 }
 
 async function refusing<T>(store: Store, actor: string, action: string, params: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
@@ -191,7 +213,7 @@ export async function apply(p: Parsed, out: Output, store: Store, actor: string)
   const sha = p.positional[0];
   return refusing(store, actor, "apply", { plan: sha ?? null }, async () => {
     const stack = stackOf(p);
-    if (stack.cfg.killSwitch) throw new Refused("the kill switch is on (demesne:killSwitch): nothing is applied");
+    checkKillSwitch(stack);
     const rv = review(savedPlan(sha), stack);
     if (!existsSync(approvalFile(rv.sha256))) throw new Refused(`plan ${rv.sha256.slice(0, 12)}… has no approval (demesne approve)`);
     const text = readFileSync(approvalFile(rv.sha256), "utf8");

@@ -22,7 +22,12 @@ export interface Stack {
 }
 
 export function stackOf(p: Parsed): Stack {
-  const name = str(p, "stack") ?? process.env.PULUMI_STACK ?? "control";
+  return loadStack(str(p, "stack"));
+}
+
+/** The stack named (else $PULUMI_STACK, else control) from its Pulumi.<stack>.yaml in the working directory. */
+export function loadStack(given: string | undefined): Stack {
+  const name = given ?? process.env.PULUMI_STACK ?? "control";
   const file = stackFilePath(name);
   if (!existsSync(file)) throw new UsageError(`no stack file Pulumi.${name}.yaml here (use --stack NAME in the project directory)`);
   return { name, cfg: loadStackFile(file) };

@@ -12,10 +12,11 @@ import { InputError } from "../state-model/ingest/errors";
 import { planIngest, recordIngest } from "../state-model/ingest/ingest";
 import { checkNesting, KINDS, type Kind } from "../state-model/ingest/parse";
 import { decodeUtf8, DEFAULT_MAX_BYTES, parseSize, readInputFile, readInputStream } from "../state-model/ingest/read";
-import { asOf, changes, history } from "../state-model/queries";
+import { asOf, changes, historyAt } from "../state-model/queries";
 import { parseArgs, str, time, type Parsed } from "./args";
 import { bless, drift, observe } from "./drift-commands";
 import { apply, approve, plan } from "./apply-commands";
+import { mcp, MCP_BOOLEANS, MCP_VALUED } from "./mcp-command";
 import { EXIT, Refused, UsageError } from "./exit";
 import { esc, escLines, safeJson, shown } from "./escape";
 import { note, Output, table } from "./output";
@@ -34,6 +35,7 @@ const USAGE = `usage: demesne <command> [options] [--json]
   plan             [--stack S] [--layer HOST/LAYER,… [--replace]] [--target URN,…] [--plan-file FILE]   (the preview with the policy pack, saved and classified)
   approve <plan-sha256> --actor NAME [--stack S] [--token T3-…] [--sign-key KEY]
   apply <plan-sha256> [--stack S] [--allowed-signers FILE]
+  mcp              [--profile read|act] [--transport stdio|http [--token-file FILE] [--listen ADDR] [--port N] [--allow-non-loopback] [--allowed-origin O,…]]
   audit verify [--anchor FILE]
   audit anchor            (prints the chain head; keep it outside the store)
   db migrate              (as the schema owner; DATABASE_URL)
@@ -121,13 +123,9 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
     run: (p, out) => {
       const subject = p.positional[0];
       if (!subject || p.positional.length > 1) throw new UsageError("history takes one subject");
-      const validAt = time(p, "valid-at")?.getTime();
-      const knownAt = time(p, "known-at")?.getTime();
+      const q = { subject, attribute: str(p, "attr"), validAt: time(p, "valid-at"), knownAt: time(p, "known-at") };
       return withStore(async (store) => {
-        const within = (t: number, from: string, to: string | null) => Date.parse(from) <= t && (to === null || t < Date.parse(to));
-        const rows = (await history(store, { subject, attribute: str(p, "attr") })).filter(
-          (r) => (validAt === undefined || within(validAt, r.validFrom, r.validTo)) && (knownAt === undefined || within(knownAt, r.recordedFrom, r.recordedTo)),
-        );
+        const rows = await historyAt(store, q);
         if (out.json) out.data(rows);
         else out.line(rows.length ? table(rows as never, ["attribute", "key", "value", "validFrom", "validTo", "recordedFrom", "recordedTo", "actor", "reason"]) : "(no history)");
         return EXIT.ok;
@@ -237,6 +235,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
   plan: { valued: ["stack", "target", "layer", "plan-file", "actor"], booleans: ["replace"], run: (p, out) => withStore((store) => plan(p, out, store, actorOf(p))) },
   approve: { valued: ["stack", "token", "sign-key", "actor"], run: (p, out) => withStore((store) => approve(p, out, store)) },
   apply: { valued: ["stack", "allowed-signers", "actor"], run: (p, out) => withStore((store) => apply(p, out, store, actorOf(p))) },
+  mcp: { valued: MCP_VALUED, booleans: MCP_BOOLEANS, run: mcp },
   audit: {
     valued: ["anchor"],
     run: (p, out) => {

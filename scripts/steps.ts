@@ -7,9 +7,7 @@ import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../components/config/load";
 import { loadStackFile } from "../components/config/stack-file";
-import { planProgram } from "../components/program";
-import { stepIdentity } from "../components/actuator/steps";
-import { STEP_CLASSES } from "../components/model/tiers";
+import { stepReport } from "../components/step-report";
 import { previewOffline } from "./lib/offline-preview";
 
 async function main(argv: string[]): Promise<number> {
@@ -17,17 +15,9 @@ async function main(argv: string[]): Promise<number> {
     const stack = values.stack as string;
     const file = values.file ? path.resolve(values.file) : path.join(__dirname, "..", `Pulumi.${stack}.yaml`);
     const cfg = loadStackFile(file);
-    const plan = planProgram(cfg, { stack, project: "demesne", dryRun: true });
-    const steps = [...[...plan.hostSteps.values()].flat(), ...plan.services.map((s) => s.step)].map((s) => {
-        const id = stepIdentity(s, plan.context);
-        const cls = STEP_CLASSES[s.stepClass];
-        return {
-            host: s.host, step: s.name, class: s.stepClass,
-            tiers: { create: cls.create, update: cls.update, replace: cls.replace, delete: cls.delete },
-            contentSha256: id.contentHash, deadManSeconds: s.deadManSeconds ?? null,
-            approval: id.token === undefined ? "not needed" : plan.missing.some((m) => m.key === id.approvalKey) ? `missing: ${id.token}` : "valid",
-        };
-    });
+    const { steps: rows, missing } = stepReport(cfg, stack);
+    // The script's own JSON shape: approval as one string, with the token to set when it is missing.
+    const steps = rows.map((s) => ({ ...s, approval: s.approval.status === "missing" ? `missing: ${s.approval.token}` : s.approval.status }));
     const violations = await previewOffline(file, stack);
     const refused = violations.filter((v) => v.enforcementLevel === "mandatory");
     if (values.json) {
@@ -38,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
             const t = s.tiers;
             console.log(`  ${s.step.padEnd(28)} ${s.class.padEnd(10)} ${t.create}/${t.update}/${t.replace}/${t.delete}  ${s.contentSha256.slice(0, 12)}  approval ${s.approval}`);
         }
-        for (const m of plan.missing) console.log(`\napprove after review:  pulumi config set --path 'demesne:approvals["${m.key}"]' ${m.token}`);
+        for (const m of missing) console.log(`\napprove after review:  pulumi config set --path 'demesne:approvals["${m.key}"]' ${m.token}`);
         console.log(`\npolicy pack: ${violations.length === 0 ? "no violation" : `${violations.length} violation${violations.length === 1 ? "" : "s"}`}`);
     }
     for (const v of violations) console.error(`${v.enforcementLevel} policy ${v.policy}: ${v.message}`);

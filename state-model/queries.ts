@@ -69,13 +69,13 @@ const ts = (w: When) => (w === undefined ? null : w instanceof Date ? w.toISOStr
  * The fleet (or one subject) as it was at valid time `validAt`, as the store knew it at `knownAt`.
  * One subject is served by the subject index, the fleet by one scan.
  */
-export async function asOf(db: Queryable, q: { subject?: string; validAt?: When; knownAt?: When }): Promise<FactRow[]> {
+export async function asOf(db: Queryable, q: { subject?: string; kind?: string; validAt?: When; knownAt?: When }): Promise<FactRow[]> {
   const r = await db.query<Raw>(
     `SELECT ${COLS} FROM fact f JOIN vertex v ON v.id = f.subject
       WHERE f.valid @> coalesce($1::timestamptz, now()) AND f.recorded @> coalesce($2::timestamptz, now())
-        AND ($3::text IS NULL OR f.subject = $3)
+        AND ($3::text IS NULL OR f.subject = $3) AND ($4::text IS NULL OR v.kind = $4)
       ORDER BY f.subject, f.attribute, f.value_key`,
-    [ts(q.validAt), ts(q.knownAt), q.subject ?? null],
+    [ts(q.validAt), ts(q.knownAt), q.subject ?? null, q.kind ?? null],
   );
   return readable(db, r.rows);
 }
@@ -89,6 +89,19 @@ export async function history(db: Queryable, q: { subject: string; attribute?: s
     [q.subject, q.attribute ?? null],
   );
   return readable(db, r.rows);
+}
+
+const within = (t: number, from: string, to: string | null) => Date.parse(from) <= t && (to === null || t < Date.parse(to));
+
+/**
+ * A subject's stored versions that were valid at `validAt` and known at `knownAt` (each optional): what
+ * `demesne history` prints and the MCP history tool returns.
+ */
+export async function historyAt(db: Queryable, q: { subject: string; attribute?: string; validAt?: Date; knownAt?: Date }): Promise<FactRow[]> {
+  const [v, k] = [q.validAt?.getTime(), q.knownAt?.getTime()];
+  return (await history(db, { subject: q.subject, attribute: q.attribute })).filter(
+    (r) => (v === undefined || within(v, r.validFrom, r.validTo)) && (k === undefined || within(k, r.recordedFrom, r.recordedTo)),
+  );
 }
 
 export interface Change {
