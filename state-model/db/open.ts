@@ -11,6 +11,8 @@ export interface OpenOptions {
   stateDir?: string;
   /** Told once when another process holds the embedded store. */
   onWait?: (holder: number) => void;
+  /** How long to wait for another process's lock on the embedded store; default 300 s (the guard hook waits less). */
+  lockTimeoutMs?: number;
 }
 
 export function stateDirOf(opts: OpenOptions = {}): string {

@@ -8,10 +8,10 @@ import type { Queryable, Store } from "./store";
 export async function openPglite(
   dir: string,
   username: string,
-  opts: { onWait?: (holder: number) => void } = {},
+  opts: { onWait?: (holder: number) => void; lockTimeoutMs?: number } = {},
 ): Promise<Store> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const lock = await lockDir(dir, { onWait: opts.onWait });
+  const lock = await lockDir(dir, { onWait: opts.onWait, timeoutMs: opts.lockTimeoutMs });
   let db: PGlite;
   try {
     db = await PGlite.create({ dataDir: `${dir}/pgdata`, username, extensions: { btree_gist } });

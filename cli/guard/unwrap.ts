@@ -1,0 +1,229 @@
+import * as path from "node:path";
+import { OPAQUE, parseShell, type Redirect, type Scope, type Simple, type Word } from "./shell";
+
+/**
+ * From parsed simple commands to the programs that would actually run: wrappers are peeled (`sudo`, `env`,
+ * `nohup`, `timeout`, `xargs`, `npx`, `find -exec`…), scripts handed to a shell or `eval` are parsed in turn,
+ * `npm run X` becomes X's script from package.json, and `node bin/demesne.js` is `demesne`. Each invocation
+ * keeps the chain it came through, for the message.
+ */
+export interface Invocation {
+  /** Base name, lower-cased (macOS file systems ignore case: `PULUMI` runs pulumi); OPAQUE when unseen. */
+  name: string;
+  args: Word[];
+  redirects: Redirect[];
+  piped: boolean;
+  /** Standard input given literally (heredoc, here-string). */
+  stdin?: string;
+  /** Variable names expanded anywhere in the command. */
+  vars: string[];
+  via: string[];
+  /** Inline code given to an interpreter (`python3 -c`, `node -e`, a heredoc): OPAQUE when unseen. */
+  code?: string;
+  /** Its work was handed to an inner invocation (listed after it): its arguments are that one's. */
+  wrapper?: boolean;
+}
+
+export interface UnwrapContext {
+  /** package.json scripts, for `npm run X`. */
+  scripts: Record<string, string>;
+  scope: Scope;
+}
+
+export const INTERPRETERS = /^(python[0-9.]*|pypy[0-9]*|node|nodejs|perl|ruby|php|deno|bun|tsx|ts-node|lua|pwsh|osascript|rscript)$/;
+export const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "busybox", "rbash"]);
+const PLAIN = new Set(["nohup", "time", "builtin", "setsid", "unbuffer", "chronic", "nocorrect", "noglob"]);
+/** Options that take a value, per wrapper (so the value is not mistaken for the command). */
+const VALUED: Record<string, RegExp> = {
+  sudo: /^-[ugCDhprtU]$/,
+  doas: /^-[uC]$/,
+  env: /^(-[uCS]|--unset|--chdir|--split-string)$/,
+  nice: /^-n$/,
+  timeout: /^(-[sk]|--signal|--kill-after)$/,
+  stdbuf: /^-[ioe]$/,
+  ionice: /^-[cnp]$/,
+  xargs: /^(-[IinLPdEsa]|--replace|--max-args|--max-procs|--delimiter|--arg-file)$/,
+  npx: /^(-p|--package|--call|-c)$/,
+  exec: /^-a$/,
+  command: /^$/,
+  watch: /^(-n|--interval|-d)$/,
+  git: /^(-C|-c|--git-dir|--work-tree|--namespace|--exec-path|--config-env)$/,
+};
+const MAX_UNWRAP = 16;
+const lit = (text: string): Word => ({ text, opaque: text.includes(OPAQUE), glob: false, vars: [] });
+const lc = (w: Word | undefined) => (w ? w.text.toLowerCase() : "");
+
+export function programName(w: Word): string {
+  if (w.opaque || w.glob) return OPAQUE;
+  return path.posix.basename(w.text).toLowerCase().replace(/\.exe$/, "");
+}
+
+/** All invocations of a command line, wrappers peeled. Throws ParseError for a script it cannot parse. */
+export function invocations(simples: Simple[], ctx: UnwrapContext, depth = 0): Invocation[] {
+  const out: Invocation[] = [];
+  for (const s of simples) {
+    const stdin = s.redirects.find((r) => r.data !== undefined)?.data;
+    const vars = [...s.words, ...s.assigns.map((a) => a.value), ...s.redirects.map((r) => r.target)].flatMap((w) => w.vars);
+    if (!s.words.length) {
+      if (s.redirects.length || vars.length) out.push({ name: "", args: [], redirects: s.redirects, piped: s.piped, stdin, vars, via: [] });
+      continue;
+    }
+    peel(s.words, { name: "", args: [], redirects: s.redirects, piped: s.piped, stdin, vars, via: [] }, ctx, out, depth);
+  }
+  return out;
+}
+
+function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocation[], depth: number): void {
+  if (depth > MAX_UNWRAP) throw new Error("wrappers nested too deeply");
+  const [first, ...rest] = words;
+  if (!first) return;
+  const name = programName(first);
+  const inv: Invocation = { ...base, name, args: rest };
+  out.push(inv);
+  const via = [...base.via, name];
+  const again = (ws: Word[]) => {
+    inv.wrapper = true;
+    peel(ws, { ...base, via }, ctx, out, depth + 1);
+  };
+  const script = (text: string, stdin?: string) => {
+    inv.wrapper = true;
+    const inner = invocations(parseShell(text, ctx.scope, depth + 1), ctx, depth + 1);
+    for (const i of inner) out.push({ ...i, via: [...via, ...i.via], stdin: i.stdin ?? stdin });
+  };
+  const afterOptions = (w: string) => skipOptions(rest, VALUED[w] ?? /^$/);
+
+  if (name === OPAQUE) return;
+  if (PLAIN.has(name) || name === "sudo" || name === "doas" || name === "nice" || name === "stdbuf" || name === "ionice" || name === "exec") {
+    return again(afterOptions(name));
+  }
+  if (name === "command") {
+    if (rest.some((w) => /^-[vV]$/.test(w.text))) return; // a lookup, runs nothing
+    return again(afterOptions(name));
+  }
+  if (name === "env") {
+    const split = rest.findIndex((w) => w.text === "-S" || w.text.startsWith("--split-string"));
+    if (split >= 0) {
+      const arg = rest[split]!.text.includes("=") ? rest[split]!.text.split("=").slice(1).join("=") : rest[split + 1]?.text ?? "";
+      return script(arg + " " + rest.slice(split + (rest[split]!.text.includes("=") ? 1 : 2)).map((w) => quote(w.text)).join(" "));
+    }
+    const cmd = afterOptions(name).filter((w, k, a) => !(/^[A-Za-z_][A-Za-z0-9_]*=/.test(w.text) && a.slice(0, k).every((x) => x.text.includes("="))));
+    return again(cmd);
+  }
+  if (name === "timeout") {
+    const r = afterOptions(name);
+    return again(r.slice(1));
+  }
+  if (name === "xargs") {
+    const r = afterOptions(name);
+    return again(r.length ? [...r, lit(OPAQUE)] : [lit("echo"), lit(OPAQUE)]);
+  }
+  if (name === "watch") return script(afterOptions(name).map((w) => w.text).join(" "));
+  if (name === "npx" || name === "bunx" || name === "pnpx") {
+    const c = rest.findIndex((w) => w.text === "-c" || w.text.startsWith("--call"));
+    if (c >= 0) return script(rest[c]!.text.includes("=") ? rest[c]!.text.split("=").slice(1).join("=") : rest[c + 1]?.text ?? "");
+    return again(afterOptions("npx"));
+  }
+  if (["npm", "pnpm", "yarn", "bun"].includes(name)) return npm(rest, ctx, again, script);
+  if (name === "node" || name === "tsx" || name === "ts-node") {
+    const file = rest.find((w) => !w.text.startsWith("-"));
+    if (file && (/(^|\/)demesne(\.js)?$/.test(file.text) || /(^|\/)cli\/main\.ts$/.test(file.text))) {
+      return again([lit("demesne"), ...rest.slice(rest.indexOf(file) + 1)]);
+    }
+  }
+  if (INTERPRETERS.test(name)) return interpreter(rest, inv);
+  if (name === "find") {
+    const k = rest.findIndex((w) => /^-(exec|execdir|ok|okdir)$/.test(w.text));
+    if (k >= 0) {
+      const end = rest.findIndex((w, j) => j > k && (w.text === ";" || w.text === "+"));
+      return again(rest.slice(k + 1, end < 0 ? undefined : end).map((w) => (w.text === "{}" ? lit(OPAQUE) : w)));
+    }
+    return;
+  }
+  if (name === "eval") {
+    if (rest.some((w) => w.opaque)) return again([lit(OPAQUE)]);
+    return script(rest.map((w) => w.text).join(" "));
+  }
+  if (name === "git") {
+    for (let k = 0; k < rest.length - 1; k++) {
+      const m = rest[k]!.text === "-c" ? /^alias\.[^=]+=!(.*)$/s.exec(rest[k + 1]!.text) : null;
+      if (m) script(m[1]!);
+    }
+    return;
+  }
+  if ((name === "source" || name === ".") && rest[0]?.opaque) return again([lit(OPAQUE)]);
+  if (SHELLS.has(name) || name === "su" || name === "script") return shell(name, rest, inv, again, script);
+}
+
+/** `sh -c SCRIPT`, `bash <<EOF`, `sh < file`, `sh file`: parse what it runs, or mark it unseen. */
+function shell(name: string, rest: Word[], inv: Invocation, again: (ws: Word[]) => void, script: (t: string, stdin?: string) => void): void {
+  if (name === "busybox" && rest[0] && !rest[0].text.startsWith("-")) return again(rest);
+  let k = 0;
+  let inline = false;
+  for (; k < rest.length; k++) {
+    const t = rest[k]!.text;
+    if (t === "--") { k++; break; }
+    if (/^-[A-Za-z]*c[A-Za-z]*$/.test(t) || t === "--command") { inline = true; continue; }
+    if (t === "-o" || t === "+o" || t === "--rcfile" || t === "--init-file") { k++; continue; }
+    if (!t.startsWith("-") && !t.startsWith("+")) break;
+  }
+  const arg = rest[k];
+  if (inline) {
+    if (!arg || arg.opaque) return again([lit(OPAQUE)]);
+    return script(arg.text);
+  }
+  if (name === "su" || name === "script") return;
+  if (arg) {
+    if (arg.opaque) again([lit(OPAQUE)]); // `bash <(curl …)`: a program nobody can see
+    return; // a script file: the hook sees the command line, not the file (docs/agent-guardrails.md)
+  }
+  if (inv.stdin !== undefined) return script(inv.stdin);
+  // Reading its program from a pipe or a file redirect: what runs is whatever arrives there.
+  if (inv.piped || inv.redirects.some((r) => r.op === "<" || r.op === "<&")) inv.stdin = OPAQUE;
+}
+
+/** `python3 -c CODE`, `node -e CODE`, `perl -e`, a heredoc, or code from a pipe (unseen). */
+function interpreter(rest: Word[], inv: Invocation): void {
+  const k = rest.findIndex((w) => /^(-c|-e|-E|-p|-pe|-ne|-le|-lne|--eval|--print|-r|--command)$/.test(w.text) || /^--(eval|print)=/.test(w.text));
+  if (k >= 0) {
+    const w = rest[k]!;
+    const code = w.text.startsWith("--") && w.text.includes("=") ? lit(w.text.slice(w.text.indexOf("=") + 1)) : rest[k + 1];
+    inv.code = !code || code.opaque ? OPAQUE : code.text;
+    return;
+  }
+  const file = rest.find((w) => !w.text.startsWith("-"));
+  if (file && file.text !== "-") return;
+  if (inv.stdin !== undefined) inv.code = inv.stdin;
+  else if (inv.piped || inv.redirects.some((r) => r.op === "<" || r.op === "<&")) inv.stdin = OPAQUE;
+}
+
+function npm(rest: Word[], ctx: UnwrapContext, again: (ws: Word[]) => void, script: (t: string) => void): void {
+  const sub = rest.findIndex((w) => !w.text.startsWith("-"));
+  const verb = lc(rest[sub]);
+  const args = rest.slice(sub + 1);
+  if (["exec", "x", "dlx"].includes(verb)) return again(skipOptions(args.filter((w) => w.text !== "--"), /^(-p|--package)$/));
+  const run = ["run", "run-script", "rum", "urn"].includes(verb);
+  const named = run ? args.find((w) => !w.text.startsWith("-")) : verb === "test" || verb === "t" || verb === "tst" ? lit("test") : verb === "start" ? lit("start") : undefined;
+  if (!named) return;
+  if (named.opaque) return again([lit(OPAQUE)]);
+  const body = ctx.scripts[named.text];
+  if (body === undefined) return;
+  const dash = args.findIndex((w) => w.text === "--");
+  const extra = dash >= 0 ? args.slice(dash + 1) : [];
+  if (extra.some((w) => w.opaque)) return script(`${body} ${OPAQUE}`);
+  script(`${body} ${extra.map((w) => quote(w.text)).join(" ")}`);
+}
+
+function skipOptions(words: Word[], valued: RegExp): Word[] {
+  let k = 0;
+  while (k < words.length) {
+    const t = words[k]!.text;
+    if (t === "--") return words.slice(k + 1);
+    if (!t.startsWith("-") || t === "-") break;
+    k += valued.test(t) ? 2 : 1;
+  }
+  return words.slice(k);
+}
+
+export function quote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,42 @@
+// The command table through the hook's decision function: every row's expected decision, a false-block
+// rate of 0 on the allowed rows and a miss rate of 0 on the blocked ones (a row that fails names itself).
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { decideCommand, type DecideContext } from "../../cli/guard/decide";
+import { packageScripts } from "../../cli/guard/main";
+import { ALLOWED, ASKED, BLOCKED, type Row } from "./table";
+
+const ROOT = path.join(__dirname, "..", "..");
+export const CTX: DecideContext = { root: ROOT, cwd: ROOT, home: "/home/agent", scripts: packageScripts(ROOT) };
+
+const wrong = (rows: Row[]) =>
+  rows.flatMap((r) => {
+    const v = decideCommand(r.cmd, CTX);
+    const bad = v.decision !== r.expect || (r.rule !== undefined && v.rule !== r.rule);
+    return bad ? [`${JSON.stringify(r.cmd)}: expected ${r.expect}${r.rule ? ` (${r.rule})` : ""}, got ${v.decision}${v.rule ? ` (${v.rule})` : ""}`] : [];
+  });
+
+describe("the guard's command table", () => {
+  it("holds at least 150 commands", () => {
+    expect(BLOCKED.length + ASKED.length + ALLOWED.length).toBeGreaterThanOrEqual(150);
+    expect(new Set([...BLOCKED, ...ASKED, ...ALLOWED].map((r) => r.cmd)).size).toBe(BLOCKED.length + ASKED.length + ALLOWED.length);
+  });
+
+  it("misses none of the blocked commands (miss rate 0)", () => {
+    expect(wrong(BLOCKED)).toEqual([]);
+  });
+
+  it("blocks none of the allowed commands (false-block rate 0)", () => {
+    expect(wrong(ALLOWED)).toEqual([]);
+  });
+
+  it("asks a person for apply, push and remote shells", () => {
+    expect(wrong(ASKED)).toEqual([]);
+  });
+
+  it("says what to do instead", () => {
+    expect(decideCommand("pulumi up", CTX).reason).toContain("demesne plan");
+    expect(decideCommand("pulumi up", CTX).reason).toContain("demesne apply");
+    expect(decideCommand("bash -c 'pulumi destroy'", CTX).reason).toContain("through bash");
+  });
+});
