@@ -189,6 +189,7 @@ export interface EgressInit {
 }
 
 const FORBIDDEN_HEADERS = ["authorization", "proxy-authorization", "cookie"];
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
 /** Always hands back the checked address: the socket connects to what was judged, whatever DNS says now. */
 function pinned(a: Address): LookupFunction {
@@ -220,14 +221,20 @@ function send(url: URL, to: Address, method: string, headers: Record<string, str
   let timer: NodeJS.Timeout | undefined;
   return new Promise<Raw>((resolve, reject) => {
     // A deadline for the whole exchange: the socket `timeout` option only measures idle time.
-    timer = setTimeout(() => req.destroy(new EgressRefused(`egress: ${url.origin}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => {
+      reject(new EgressRefused(`egress: ${url.origin}: no answer within ${timeoutMs} ms`));
+      req.destroy();
+    }, timeoutMs);
     const req = mod.request(opts, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (c: Buffer) => {
         size += c.length;
-        if (size > max) req.destroy(new EgressRefused(`egress: ${url.origin}: response larger than ${max} bytes`));
-        else chunks.push(c);
+        // Reject first: once the response has begun, destroying the request does not reach req's error listener.
+        if (size > max) {
+          reject(new EgressRefused(`egress: ${url.origin}: response larger than ${max} bytes`));
+          req.destroy();
+        } else chunks.push(c);
       });
       res.on("end", () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? "", headers: res.headers, body: Buffer.concat(chunks) }));
       res.on("error", reject);
@@ -253,6 +260,8 @@ export async function egressFetch(url: string | URL, init: EgressInit = {}, hook
     throw new EgressRefused("egress refused: not a URL");
   }
   let method = (init.method ?? "GET").toUpperCase();
+  // The methods a webhook uses; CONNECT would open a tunnel through the checked host, TRACE echoes headers back.
+  if (!METHODS.includes(method)) throw new EgressRefused(`egress refused: method ${method.slice(0, 16)} (one of ${METHODS.join(", ")})`);
   let body = init.body;
   const deadline = Date.now() + (init.timeoutMs ?? 10_000);
   const maxRedirects = init.maxRedirects ?? 5;

@@ -86,6 +86,8 @@ describe("egressFetch against loopback servers", () => {
         "/to-ok": "/ok",
         "/loop": "/loop",
       };
+      if (req.url === "/slow") return; // never answers
+      if (req.url === "/big") return void res.end("x".repeat(4096));
       if (req.url === "/see-other") res.writeHead(303, { location: "/ok" }).end();
       else if (req.url === "/temporary") res.writeHead(307, { location: "/ok" }).end();
       else if (req.url! in to) res.writeHead(302, { location: to[req.url!]! }).end();
@@ -169,6 +171,15 @@ describe("egressFetch against loopback servers", () => {
     expect(err).toBeInstanceOf(EgressRefused);
     expect((err as Error).message).toContain("no credential is passed through");
     expect(pub.seen.length).toBe(before);
+  });
+
+  it("bounds the exchange: a response over maxBodyBytes, a server that never answers", async () => {
+    await expect(egressFetch(`http://127.0.0.1:${pub.port}/big`, { maxBodyBytes: 1024 }, allow)).rejects.toThrow(/response larger than 1024 bytes/);
+    await expect(egressFetch(`http://127.0.0.1:${pub.port}/slow`, { timeoutMs: 300 }, allow)).rejects.toThrow(/no answer within 300 ms/);
+  });
+
+  it.each(["CONNECT", "TRACE"])("refuses the method %s", async (method) => {
+    await expect(egressFetch(`http://127.0.0.1:${pub.port}/`, { method }, allow)).rejects.toThrow(/method .* \(one of GET, HEAD, POST, PUT, PATCH, DELETE\)/);
   });
 
   it("sends no Authorization header of its own", async () => {
