@@ -37,7 +37,7 @@ export interface HttpOptions {
   token?: string;
   /** Browser origins allowed to call (--allowed-origin). Default none: a request with any Origin is refused. */
   allowedOrigins?: string[];
-  /** Where one line per refused request and the listening url go (never a header value). Default: nowhere. */
+  /** Where one line per refused request goes (never a header value). Default: nowhere. The caller prints the url. */
   log?: (line: string) => void;
 }
 
@@ -231,7 +231,6 @@ export async function startHttp(factory: () => McpServer, opts: HttpOptions): Pr
   const port = (server.address() as AddressInfo).port;
   hosts = allowedHosts(c.listen, port);
   const url = `http://${bracket(c.listen)}:${port}${PATH}`;
-  log(`mcp http: listening on ${url}`);
   return {
     url,
     close: () =>

@@ -155,6 +155,7 @@ describe("startHttp refuses to start", () => {
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).not.toContain(TOKEN);
+    if (opts.token) expect((err as Error).message).not.toContain(opts.token);
   };
 
   it("without a token, naming --token-file and DEMESNE_MCP_TOKEN", () => refused({}, /needs a bearer token: --token-file <path> \(mode 0600\) or DEMESNE_MCP_TOKEN/));
