@@ -87,7 +87,7 @@ export async function runHook(raw: string, deps: HookDeps): Promise<HookResult> 
         category: verdict.category ?? null,
       },
       output: verdict.reason,
-    });
+    }).catch(() => undefined);
     if (!entry) {
       verdict = { decision: "deny", rule: verdict.rule ?? "guard:not-recorded", category: verdict.category ?? "unseen", reason: `refused: the command could not be recorded in the audit log, and nothing runs unrecorded. Was: ${verdict.reason}` };
     }

@@ -1,13 +1,10 @@
 // The command table through the hook's decision function: every row's expected decision, a false-block
 // rate of 0 on the allowed rows and a miss rate of 0 on the blocked ones (a row that fails names itself).
-import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { decideCommand, type DecideContext } from "../../cli/guard/decide";
-import { packageScripts } from "../../cli/guard/main";
+import { decideCommand } from "../../cli/guard/decide";
+import { CTX } from "./context";
 import { ALLOWED, ASKED, BLOCKED, type Row } from "./table";
 
-const ROOT = path.join(__dirname, "..", "..");
-export const CTX: DecideContext = { root: ROOT, cwd: ROOT, home: "/home/agent", scripts: packageScripts(ROOT) };
 
 const wrong = (rows: Row[]) =>
   rows.flatMap((r) => {
