@@ -1,7 +1,5 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { auditAppend } from "../../state-model/audit";
-import { openFleetStore } from "../../state-model/db/open";
 import type { Store } from "../../state-model/db/store";
 import { safeJson } from "../escape";
 import { decideCommand } from "./decide";
@@ -30,8 +28,12 @@ export function packageScripts(root = ROOT): Record<string, string> {
   }
 }
 
-/** The recorder the demesne CLI uses: DATABASE_URL, else the embedded store of this work tree. */
+/**
+ * The recorder the demesne CLI uses: DATABASE_URL, else the embedded store of this work tree. Loaded only
+ * when needed: the store's modules cost more start-up than the decision itself (test/bench/guard.ts).
+ */
 async function withStore<T>(fn: (s: Store) => Promise<T>): Promise<T> {
+  const { openFleetStore } = await import("../../state-model/db/open");
   const store = await openFleetStore({ stateDir: process.env.DEMESNE_STATE_DIR ?? path.join(ROOT, ".demesne"), lockTimeoutMs: HOOK_LOCK_WAIT_MS });
   try {
     return await fn(store);
@@ -63,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       fallbackCwd: process.cwd(),
       append: async (e) => {
         try {
+          const { auditAppend } = await import("../../state-model/audit");
           return await withStore((s) => auditAppend(s, e));
         } catch (err) {
           process.stderr.write(`demesne-guard: the audit log could not be opened: ${(err as Error).message}\n`);
