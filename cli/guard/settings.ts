@@ -2,7 +2,7 @@ import { PROTECTED } from "./paths";
 import { PATH_RULES, RULES } from "./rules";
 
 /**
- * .claude/settings.json, generated from the rule and path tables (`node bin/demesne-guard.js settings`), so
+ * .claude/settings.json, generated from the rule and path tables (`npm run -s guard -- settings`), so
  * the permission layer and the hook never drift apart (test/guard/settings.test.ts). The allowlist is
  * generous: deny and ask always win over allow, and the hook runs on every call whatever the allowlist says.
  */
@@ -19,7 +19,8 @@ const ALLOW = [
   "Bash(demesne --help *)", "Bash(pulumi preview *)", "Bash(pulumi stack ls *)", "Bash(pulumi about *)",
   "Bash(git status *)", "Bash(git diff *)", "Bash(git log *)", "Bash(git show *)", "Bash(git blame *)", "Bash(git ls-files *)",
   "Bash(ls *)", "Bash(cat *)", "Bash(head *)", "Bash(tail *)", "Bash(wc *)", "Bash(grep *)", "Bash(rg *)", "Bash(find *)",
-  "Bash(node bin/demesne-guard.js check *)", "Bash(node bin/demesne-guard.js trail *)",
+  "Bash(node bin/demesne-guard.js check *)", "Bash(node bin/demesne-guard.js trail *)", "Bash(npm run -s guard -- check *)",
+  "Bash(npm run -s guard -- trail *)",
 ];
 
 export interface Settings {

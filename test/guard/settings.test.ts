@@ -13,7 +13,7 @@ const settings = JSON.parse(fs.readFileSync(FILE, "utf8")) as ReturnType<typeof 
 const RULE = /^(Bash|Read|Edit|Grep|Glob)(\([^()]+\))?$/;
 
 describe(".claude/settings.json", () => {
-  it("is the one the rule tables generate (node bin/demesne-guard.js settings > .claude/settings.json)", () => {
+  it("is the one the rule tables generate (npm run -s guard -- settings > .claude/settings.json)", () => {
     expect(settings).toEqual(generateSettings());
   });
 
