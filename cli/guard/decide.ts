@@ -145,11 +145,31 @@ function runsWritten(inv: Invocation, written: string[], cwd: string, ctx: Decid
   return { decision: "deny", rule: "unseen:downloaded-script", category: "unseen", reason: "refused: this runs a file written earlier in the same command (curl … -o x && sh x). Instead: fetch it, let a person read it, then run it in a separate step." };
 }
 
+/**
+ * The net under the wrapper list: a program the guard does not know as a reader (`chroot / pulumi destroy`,
+ * `runuser -u x -- pulumi up`, `systemd-run …`) is assumed to run whatever pulumi or demesne command its
+ * arguments hold.
+ */
+function nested(inv: Invocation): Invocation[] {
+  if (inv.wrapper || isReader(inv) || inv.name === "pulumi" || inv.name === "demesne" || inv.name === "git") return [];
+  const k = inv.args.findIndex((w) => !w.opaque && !w.glob && /^(pulumi|demesne)$/i.test(path.posix.basename(w.text).replace(/\.exe$/i, "")));
+  if (k < 0) return [];
+  return [{ ...inv, name: path.posix.basename(inv.args[k]!.text).toLowerCase().replace(/\.exe$/, ""), args: inv.args.slice(k + 1), via: [...inv.via, inv.name] }];
+}
+
 function ruleVerdicts(inv: Invocation): Verdict[] {
-  return RULES.filter((r) => r.test(inv)).map((r) => ({
+  if (inv.name !== "" && !inv.wrapper) {
+    const inner = nested(inv);
+    if (inner.length) return [...RULES.filter((r) => r.test(inv)).map((r) => verdictOf(r, inv)), ...inner.flatMap(ruleVerdicts)];
+  }
+  return RULES.filter((r) => r.test(inv)).map((r) => verdictOf(r, inv));
+}
+
+function verdictOf(r: (typeof RULES)[number], inv: Invocation): Verdict {
+  return {
     decision: r.decision, rule: r.id, category: r.category,
     reason: `${r.decision === "deny" ? "refused" : "needs a person"}: this ${r.does}${inv.via.length ? ` (through ${inv.via.join(" → ")})` : ""}. ${r.decision === "deny" ? "Instead" : "Note"}: ${r.instead}.`,
-  }));
+  };
 }
 
 /** The strictest verdict wins: deny, then ask, then allow; among equals, the first. */

@@ -325,7 +325,9 @@ class Parser {
   private variable(w: Word, name: string, quoted: boolean): void {
     w.vars.push(name);
     const v = this.scope.vars.get(name);
-    if (v === undefined || (!quoted && /[\s*?[]/.test(v))) { w.opaque = true; w.text += OPAQUE; } else w.text += v;
+    // Once IFS is set, any unquoted expansion may split anywhere.
+    const split = !quoted && (/[\s*?[]/.test(v ?? "") || this.scope.vars.has("IFS"));
+    if (v === undefined || split) { w.opaque = true; w.text += OPAQUE; } else w.text += v;
   }
 
   private arith(): void {

@@ -121,9 +121,21 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
   if (name === "npx" || name === "bunx" || name === "pnpx") {
     const c = rest.findIndex((w) => w.text === "-c" || w.text.startsWith("--call"));
     if (c >= 0) return script(rest[c]!.text.includes("=") ? rest[c]!.text.split("=").slice(1).join("=") : rest[c + 1]?.text ?? "");
-    return again(afterOptions("npx"));
+    const [cmd, ...args] = afterOptions("npx");
+    // `npx pulumi@3 destroy` runs pulumi: the version spec is not part of the program's name.
+    return cmd ? again([{ ...cmd, text: cmd.text.replace(/^(@?[^@]+)@.*$/, "$1") }, ...args]) : undefined;
   }
-  if (["npm", "pnpm", "yarn", "bun"].includes(name)) return npm(rest, ctx, again, script);
+  if (name === "trap") return rest[0] && !rest[0].text.startsWith("-") ? script(rest[0].opaque ? OPAQUE : rest[0].text) : undefined;
+  if (name === "parallel") {
+    const end = rest.findIndex((w) => /^:::+$/.test(w.text));
+    return again([...skipOptions(end < 0 ? rest : rest.slice(0, end), /^(-j|-S|--jobs|--sshlogin)$/), lit(OPAQUE)]);
+  }
+  if (name === "flock") {
+    const c = rest.findIndex((w) => w.text === "-c" || w.text === "--command");
+    if (c >= 0) return script(rest[c + 1]?.opaque ? OPAQUE : rest[c + 1]?.text ?? "");
+    return again(skipOptions(rest, /^(-w|--timeout|-E|--conflict-exit-code)$/).slice(1));
+  }
+  if (["npm", "pnpm", "yarn", "bun"].includes(name)) return npm(name, rest, ctx, again, script);
   if (name === "node" || name === "tsx" || name === "ts-node") {
     const file = rest.find((w) => !w.text.startsWith("-"));
     if (file && (/(^|\/)demesne(\.js)?$/.test(file.text) || /(^|\/)cli\/main\.ts$/.test(file.text))) {
@@ -196,19 +208,27 @@ function interpreter(rest: Word[], inv: Invocation): void {
   else if (inv.piped || inv.redirects.some((r) => r.op === "<" || r.op === "<&")) inv.stdin = OPAQUE;
 }
 
-function npm(rest: Word[], ctx: UnwrapContext, again: (ws: Word[]) => void, script: (t: string) => void): void {
+const YARN_VERBS = new Set(["run", "run-script", "exec", "x", "dlx", "test", "t", "start", "install", "i", "add", "remove", "rm", "why", "info", "list", "ls", "outdated", "upgrade", "update", "up", "init", "create", "link", "unlink", "pack", "publish", "config", "cache", "audit", "version", "help", "store", "prune", "dedupe", "rebuild", "import", "patch", "bin", "ci", "node"]);
+
+function npm(name: string, rest: Word[], ctx: UnwrapContext, again: (ws: Word[]) => void, script: (t: string) => void): void {
   const sub = rest.findIndex((w) => !w.text.startsWith("-"));
   const verb = lc(rest[sub]);
   const args = rest.slice(sub + 1);
   if (["exec", "x", "dlx"].includes(verb)) return again(skipOptions(args.filter((w) => w.text !== "--"), /^(-p|--package)$/));
-  const run = ["run", "run-script", "rum", "urn"].includes(verb);
-  const named = run ? args.find((w) => !w.text.startsWith("-")) : verb === "test" || verb === "t" || verb === "tst" ? lit("test") : verb === "start" ? lit("start") : undefined;
+  let named: Word | undefined;
+  if (["run", "run-script", "rum", "urn"].includes(verb)) named = args.find((w) => !w.text.startsWith("-"));
+  else if (["test", "t", "tst", "start"].includes(verb)) named = lit(verb === "start" ? "start" : "test");
+  else if (name !== "npm" && rest[sub] && !YARN_VERBS.has(verb)) {
+    // `yarn pulumi destroy`, `pnpm demesne apply`: not a verb of theirs, so a script or a package's binary.
+    if (ctx.scripts[rest[sub]!.text] === undefined) return again(rest.slice(sub));
+    named = rest[sub];
+  }
   if (!named) return;
   if (named.opaque) return again([lit(OPAQUE)]);
   const body = ctx.scripts[named.text];
   if (body === undefined) return;
-  const dash = args.findIndex((w) => w.text === "--");
-  const extra = dash >= 0 ? args.slice(dash + 1) : [];
+  // npm 7+ passes the words after the script's name to it, with or without `--`.
+  const extra = (named === rest[sub] ? args : args.slice(args.indexOf(named) + 1)).filter((w) => w.text !== "--");
   if (extra.some((w) => w.opaque)) return script(`${body} ${OPAQUE}`);
   script(`${body} ${extra.map((w) => quote(w.text)).join(" ")}`);
 }

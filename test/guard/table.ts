@@ -73,6 +73,12 @@ export const BLOCKED: Row[] = [
     "xargs -I{} pulumi {} <<< destroy", "find . -maxdepth 0 -exec pulumi destroy \\;", "npx pulumi destroy", "npm exec -- pulumi up",
     "stdbuf -o0 pulumi up", "env -S 'pulumi destroy'", "time pulumi up", "watch -n 5 pulumi up",
   ]),
+  ...deny("less common runners: yarn/pnpm bins, npx with a version, trap, parallel, flock, chroot, runuser, systemd-run", [
+    "yarn pulumi destroy", "pnpm pulumi up", "npx --yes pulumi@3 destroy", "trap 'pulumi destroy' EXIT", "parallel pulumi ::: destroy",
+    "flock /tmp/l pulumi up", "flock /tmp/l -c 'pulumi destroy'", "chroot / pulumi destroy", "runuser -u admin -- pulumi up",
+    "systemd-run --user pulumi destroy", "unshare -r ./bin/pulumi destroy", "yarn demesne approve abc",
+  ]),
+  ...deny("word splitting and concatenation", ["IFS=,; x=pulumi,destroy; $x", "p=pulu; q=mi; $p$q destroy", "a=de; pulumi ${a}stroy"]),
   ...deny("eval", ["eval pulumi destroy", "eval \"pul\"\"umi up\"", "eval $(echo pulumi up)", "eval 'pulumi stack rm control'"]),
   ...deny("subshells, substitutions, compound commands", [
     "(pulumi destroy)", "{ pulumi up; }", "echo $(pulumi destroy)", "echo `pulumi up`", "cat <(pulumi stack export --show-secrets)",
@@ -159,5 +165,5 @@ export const ALLOWED: Row[] = allow([
   "cat cli/guard/rules.ts", "npx vitest run test/policy-pack", "git log -1 --stat", "cd cli/guard && cat rules.ts", "printf '%s\\n' a b",
   "npm run bench", "git stash list", "git fetch origin", "git rev-parse HEAD", "echo done # pulumi destroy in a comment",
   "cat <<'EOF' > /tmp/notes.md\npulumi destroy is never run\nEOF", "npm install --save-exact fast-check", "tsc -p . --noEmit", "ls -1 adr | tail -3",
-  "cat test/guard/table.ts | head", "git diff --cached -- .claude", "python3 -c 'print(1+1)'", "DEMESNE_STATE_DIR=/tmp/s demesne audit verify",
+  "cat test/guard/table.ts | head", "echo pulumi up", "grep -rn pulumi docs", "npm test -- --reporter=dot", "npm run test -- test/guard", "git diff --cached -- .claude", "python3 -c 'print(1+1)'", "DEMESNE_STATE_DIR=/tmp/s demesne audit verify",
 ]);
