@@ -7,6 +7,8 @@
  * (`case`, function definitions, an unclosed quote) throws: the caller refuses.
  */
 
+import { ParseError, scanAnsi, scanBalanced, scanCasePattern } from "./scan";
+
 /** Stands where a value is unknown to the parser; rules treat a word holding it as "cannot see". */
 export const OPAQUE = "\u0000";
 
@@ -35,9 +37,7 @@ export interface Simple {
   piped: boolean;
 }
 
-export class ParseError extends Error {
-  override name = "ParseError";
-}
+export { ParseError };
 
 export interface Scope {
   vars: Map<string, string>;
@@ -47,8 +47,7 @@ export interface Scope {
 const MAX_DEPTH = 12;
 const MAX_LENGTH = 256 * 1024;
 const META = new Set([" ", "\t", "\n", ";", "&", "|", "<", ">", "(", ")"]);
-const ANSI: Record<string, string> = { n: "\n", t: "\t", r: "\r", a: "\x07", b: "\b", e: "\x1b", E: "\x1b", f: "\f", v: "\v", "\\": "\\", "'": "'", '"': '"', "?": "?" };
-const REFUSED_WORDS = new Set(["case", "esac", "function", "select", "coproc"]);
+const REFUSED_WORDS = new Set(["esac", "select", "coproc"]);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Parses a whole command line into the simple commands it would run, in order. Throws ParseError. */
@@ -65,6 +64,8 @@ class Parser {
   out: Simple[] = [];
   private heredocs: Redirect[] = [];
   private heredocDelims: { quoted: boolean; delim: string; strip: boolean }[] = [];
+  /** Open `case` statements: expecting a pattern, or in a branch's commands. */
+  private cases: ("pattern" | "body")[] = [];
   constructor(private readonly src: string, private readonly scope: Scope, private readonly depth: number) {}
 
   private fail(what: string): never {
@@ -79,11 +80,13 @@ class Parser {
       const c = s[this.i];
       if (c === undefined) {
         if (term) this.fail("a '(' is never closed");
+        if (this.cases.length) this.fail("a case statement is never closed");
         this.finish(cur);
         if (this.heredocDelims.length) this.fail("a heredoc is never ended");
         return;
       }
       if (c === " " || c === "\t") { this.i++; continue; }
+      if (this.cases.at(-1) === "pattern" && c !== "\n" && c !== "#" && !cur.words.length) { this.casePattern(); continue; }
       if (c === "\\" && s[this.i + 1] === "\n") { this.i += 2; continue; }
       if (c === "#") { while (this.i < s.length && s[this.i] !== "\n") this.i++; continue; }
       if (c === "\n") { this.i++; this.finish(cur); cur = fresh(false); this.readHeredocs(); continue; }
@@ -94,8 +97,12 @@ class Parser {
         return;
       }
       if (c === ";") {
-        if (s[this.i + 1] === ";") this.fail("';;' (a case statement) is not understood");
-        this.i++; this.finish(cur); cur = fresh(false); continue;
+        const end = /^(;;&|;;|;&)/.exec(s.slice(this.i, this.i + 3))?.[0];
+        if (end) {
+          if (this.cases.at(-1) !== "body") this.fail(`'${end}' outside a case statement`);
+          this.cases[this.cases.length - 1] = "pattern";
+        }
+        this.i += end?.length ?? 1; this.finish(cur); cur = fresh(false); continue;
       }
       if (c === "&" && s[this.i + 1] !== ">") {
         this.i += s[this.i + 1] === "&" ? 2 : 1; this.finish(cur); cur = fresh(false); continue;
@@ -108,7 +115,20 @@ class Parser {
       if ((c === "<" || c === ">") && s[this.i + 1] === "(") { cur.words.push(this.procSub()); continue; }
       if (c === "<" || c === ">" || (c === "&" && s[this.i + 1] === ">")) { cur.redirects.push(this.redirect()); continue; }
       if (c === "(") {
-        if (cur.words.length) this.fail("a function definition is not understood");
+        if (cur.words.length === 1 && /^\(\s*\)/.test(s.slice(this.i))) {
+          // `name() { …; }`: the body's commands are judged as if they ran; the name is not a command.
+          this.i = s.indexOf(")", this.i) + 1;
+          cur = fresh(false);
+          continue;
+        }
+        if (s[this.i - 1] === "=") {
+          // `declare -A X=(…)`, `X=(a b)`: an array literal, data the guard does not expand.
+          this.i = scanBalanced(s, this.i + 1);
+          const last = cur.words.at(-1) ?? cur.assigns.at(-1)?.value;
+          if (last) { last.opaque = true; last.text += OPAQUE; }
+          continue;
+        }
+        if (cur.words.length) this.fail("a '(' inside a command is not understood");
         this.i++;
         this.finish(cur);
         cur = fresh(false);
@@ -123,6 +143,15 @@ class Parser {
       const eq = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/.exec(raw);
       if (eq && cur.words.length === 0) {
         cur.assigns.push({ name: eq[1]!, value: { ...w, text: w.text.slice(w.text.indexOf("=") + 1) } });
+      } else if (cur.words.length === 0 && raw === "case") {
+        this.caseHead();
+      } else if (cur.words.length === 0 && raw === "esac" && this.cases.length) {
+        this.finish(cur); cur = fresh(false); this.cases.pop();
+      } else if (cur.words.length === 0 && raw === "function") {
+        while (s[this.i] === " " || s[this.i] === "\t") this.i++;
+        this.word(); // the function's name
+        const paren = /^\s*\(\s*\)/.exec(s.slice(this.i));
+        if (paren) this.i += paren[0].length;
       } else if (cur.words.length === 0 && !w.opaque && raw === w.text && REFUSED_WORDS.has(w.text)) {
         this.fail(`'${w.text}' is not understood`);
       } else if (cur.words.length === 0 && raw === w.text && KEYWORDS.has(w.text)) {
@@ -178,6 +207,7 @@ class Parser {
     const op = /^(<<<|<<-|<<|&>>|&>|>>|>\||>&|<&|<>|<|>)/.exec(s.slice(this.i, this.i + 3))![0];
     this.i += op.length;
     while (s[this.i] === " " || s[this.i] === "\t") this.i++;
+    if ((s[this.i] === "<" || s[this.i] === ">") && s[this.i + 1] === "(") return { op, target: this.procSub() };
     if (s[this.i] === undefined || META.has(s[this.i]!)) this.fail(`'${op}' has no target`);
     const start = this.i;
     const target = this.word();
@@ -189,6 +219,27 @@ class Parser {
       this.heredocDelims.push({ quoted: /['"\\]/.test(raw), delim: target.text, strip: op === "<<-" });
     }
     return r;
+  }
+
+  /** `case WORD in`: the subject is a word like any other; patterns follow. */
+  private caseHead(): void {
+    const s = this.src;
+    for (;;) {
+      while (s[this.i] === " " || s[this.i] === "\t" || s[this.i] === "\n") this.i++;
+      if (s[this.i] === undefined) this.fail("a case statement without 'in'");
+      const start = this.i;
+      this.word();
+      if (s.slice(start, this.i) === "in") break;
+      if (this.i === start) this.fail("a case statement is not understood");
+    }
+    this.cases.push("pattern");
+  }
+
+  /** One branch's pattern, or the closing `esac`; patterns are data. */
+  private casePattern(): void {
+    if (/^esac(?=[\s;&|)]|$)/.test(this.src.slice(this.i))) { this.i += 4; this.cases.pop(); return; }
+    this.i = scanCasePattern(this.src, this.i);
+    this.cases[this.cases.length - 1] = "body";
   }
 
   /** After a newline: the pending heredocs' bodies, up to their delimiter lines. */
@@ -249,7 +300,7 @@ class Parser {
         if (end < 0) this.fail("a ' is never closed");
         w.text += s.slice(this.i + 1, end); this.i = end + 1; quotedAny = true; continue;
       }
-      if (c === "$" && s[this.i + 1] === "'") { this.i += 2; w.text += this.ansi(); quotedAny = true; continue; }
+      if (c === "$" && s[this.i + 1] === "'") { const a = scanAnsi(s, this.i + 2); w.text += a.text; this.i = a.end; quotedAny = true; continue; }
       if (c === '"' || (c === "$" && s[this.i + 1] === '"')) { this.i += c === "$" ? 2 : 1; this.dquote(w); quotedAny = true; continue; }
       if (c === "$") { this.dollar(w, false); continue; }
       if (c === "`") { this.backtick(w); continue; }
@@ -279,31 +330,11 @@ class Parser {
     }
   }
 
-  private ansi(): string {
-    const s = this.src;
-    let out = "";
-    for (;;) {
-      const c = s[this.i];
-      if (c === undefined) this.fail("a $' is never closed");
-      if (c === "'") { this.i++; return out; }
-      if (c !== "\\") { out += c; this.i++; continue; }
-      const n = s[this.i + 1] ?? "";
-      const hex = /^x([0-9a-fA-F]{1,2})|^u([0-9a-fA-F]{1,4})|^U([0-9a-fA-F]{1,8})|^([0-7]{1,3})/.exec(s.slice(this.i + 1, this.i + 10));
-      if (hex) {
-        const v = hex[1] ?? hex[2] ?? hex[3];
-        out += String.fromCodePoint(v !== undefined ? Number.parseInt(v, 16) : Number.parseInt(hex[4]!, 8));
-        this.i += 1 + hex[0].length; continue;
-      }
-      out += ANSI[n] ?? `\\${n}`;
-      this.i += 2;
-    }
-  }
-
   private dollar(w: Word, quoted: boolean): void {
     const s = this.src;
     const n = s[this.i + 1];
     const opaque = () => { w.opaque = true; w.text += OPAQUE; };
-    if (n === "(" && s[this.i + 2] === "(") { this.i += 3; this.arith(); return opaque(); }
+    if (n === "(" && s[this.i + 2] === "(") { this.i = scanBalanced(s, this.i + 3, 2); return opaque(); }
     if (n === "(") { this.i += 2; this.sub(); return opaque(); }
     if (n === "{") {
       const end = s.indexOf("}", this.i);
@@ -328,16 +359,6 @@ class Parser {
     // Once IFS is set, any unquoted expansion may split anywhere.
     const split = !quoted && (/[\s*?[]/.test(v ?? "") || this.scope.vars.has("IFS"));
     if (v === undefined || split) { w.opaque = true; w.text += OPAQUE; } else w.text += v;
-  }
-
-  private arith(): void {
-    let depth = 2;
-    while (depth > 0) {
-      const c = this.src[this.i++];
-      if (c === undefined) this.fail("a $(( is never closed");
-      if (c === "(") depth++;
-      else if (c === ")") depth--;
-    }
   }
 
   private backtick(w: Word): void {
