@@ -27,6 +27,9 @@ export async function mcp(p: Parsed, out: Output): Promise<number> {
   const port = str(p, "port");
   if (port !== undefined && !/^\d{1,5}$/.test(port)) throw new UsageError(`--port: '${esc(port.slice(0, 16))}' is not a port number`);
   const { startHttp } = await import("./mcp/http");
+  const token = str(p, "token-file") ? undefined : process.env.DEMESNE_MCP_TOKEN;
+  // Read once, then gone from this process's environment: `pulumi` and every other child never inherit it.
+  delete process.env.DEMESNE_MCP_TOKEN;
   // Stateless HTTP builds a server per request, after the one that carried the client's name: audited as http.
   const handle = await startHttp(() => createMcpServer({ profile, clientName: "http" }), {
     listen: str(p, "listen"),
@@ -34,7 +37,7 @@ export async function mcp(p: Parsed, out: Output): Promise<number> {
     allowNonLoopback: p.flags.get("allow-non-loopback") === true,
     tokenFile: str(p, "token-file"),
     // The token from the environment only when no file is named: never from a flag (it would be in `ps`).
-    token: str(p, "token-file") ? undefined : process.env.DEMESNE_MCP_TOKEN,
+    token,
     allowedOrigins: str(p, "allowed-origin")?.split(",").map((o) => o.trim()).filter(Boolean),
     log: note,
   });

@@ -73,7 +73,7 @@ describe("demesne mcp --profile read (stdio)", { timeout: 600_000 }, () => {
     expect(uris).toContain("demesne://docs/invariants.md");
     expect(uris).toContain("demesne://runbooks/agent-assisted-drift-triage.md");
     const inv = await c.client.readResource({ uri: "demesne://docs/invariants.md" });
-    expect((inv.contents[0] as { text: string }).text).toMatch(/lethal trifecta/i);
+    expect((inv.contents[0] as { text: string }).text).toMatch(/lethal.trifecta/i);
   });
 
   it("answers every read tool with structured data; host text stays in structured fields named untrusted", async () => {
