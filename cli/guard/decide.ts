@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { globPrefixes, globRegex, protectedAt, protectedBelow, resolveWord, samplePaths, type PathContext, type ProtectedPath } from "./paths";
@@ -32,6 +33,24 @@ const READERS = new Set([
 const GIT_READERS = new Set(["diff", "log", "show", "blame", "status", "ls-files", "grep", "rev-parse", "cat-file", "shortlog", "describe"]);
 const REMOVERS = new Set(["rm", "rmdir", "mv", "shred", "unlink", "trash", "srm"]);
 const WRITE_OPS = new Set([">", ">>", ">|", "<>", "&>", "&>>"]);
+
+const MAX_SCRIPT = 256 * 1024;
+
+/** A script a shell would run: read so its commands are judged too (a file too big to read is unseen). */
+function readScript(file: string, ctx: DecideContext): { text: string; inTree: boolean } | undefined {
+  const abs = resolveWord(file, ctx.cwd, ctx.home);
+  const rel = path.relative(ctx.root, abs);
+  const inTree = !rel.startsWith("..") && !path.isAbsolute(rel);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    return undefined; // no such file: the shell fails too
+  }
+  if (!st.isFile()) return undefined;
+  if (st.size > MAX_SCRIPT) return { text: `${OPAQUE} # too big to read`, inTree: false };
+  return { text: fs.readFileSync(abs, "utf8"), inTree };
+}
 
 const ok = (): Verdict => ({ decision: "allow", reason: "allowed" });
 
@@ -77,7 +96,8 @@ function pathVerdict(p: ProtectedPath, inv: Invocation, how: string): Verdict {
 }
 
 function checkPaths(inv: Invocation, cwd: string, ctx: DecideContext): Verdict | undefined {
-  const reader = isReader(inv);
+  // A script's program from its own inputs (`"$tools/actionlint" .github/…`) is taken as a reader: secrets still count.
+  const reader = isReader(inv) || (inv.inScript === true && inv.name === OPAQUE);
   const remover = REMOVERS.has(inv.name) || (inv.name === "find" && flags(inv.args).includes("-delete")) || flags(inv.args).some((f) => f === "-r" || f === "-R" || f === "--recursive") && !reader;
   if (!inv.wrapper) {
     for (const w of inv.args) {
@@ -182,7 +202,7 @@ export function decideCommand(command: string, ctx: DecideContext): Verdict {
   try {
     // The variables the guard can see: HOME, PWD. Anything else the line does not set is unseen.
     const scope = { vars: new Map<string, string>([["HOME", ctx.home ?? os.homedir()], ["PWD", ctx.cwd]]), aliases: new Map<string, string>() };
-    invs = invocations(parseShell(command, scope), { scripts: ctx.scripts, scope });
+    invs = invocations(parseShell(command, scope), { scripts: ctx.scripts, scope, readScript: (f) => readScript(f, ctx) });
   } catch (e) {
     const why = e instanceof ParseError ? e.message : `cannot follow it: ${(e as Error).message}`;
     return { decision: "deny", rule: "unseen:unparseable", category: "unseen", reason: `refused: the guard cannot parse this command (${why}). Instead: write it as plain commands joined by && or ;, without case, functions or unclosed quotes.` };
@@ -191,11 +211,14 @@ export function decideCommand(command: string, ctx: DecideContext): Verdict {
   let cwd: string | undefined = ctx.cwd;
   const written: string[] = [];
   for (const inv of invs) {
-    found.push(...ruleVerdicts(inv));
+    // In a script file the script's own variables are unknown by design: only what it names literally counts.
+    const script = inv.inScript === true;
+    found.push(...ruleVerdicts(inv).filter((v) => !script || (v.category !== "unseen" && v.rule !== "secret:environment")));
+    if (inv.unparsedScript) found.push({ decision: "deny", rule: "unseen:script", category: "unseen", reason: `refused: this runs ${inv.unparsedScript}, a script the guard cannot parse that names a blast-radius pulumi command. Instead: ${"run the gated path: `demesne plan`, a person's `demesne approve`, `demesne apply`"}.` });
     const ran = runsWritten(inv, written, cwd ?? ctx.cwd, ctx);
     if (ran) found.push(ran);
     written.push(...writtenBy(inv, cwd ?? ctx.cwd, ctx));
-    const rm = checkRemoval(inv, cwd, ctx);
+    const rm = script && inv.args.some((w) => w.opaque) ? undefined : checkRemoval(inv, cwd, ctx);
     if (rm) found.push(rm);
     const p = checkPaths(inv, cwd ?? ctx.cwd, ctx);
     if (p) found.push(p);

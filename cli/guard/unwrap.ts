@@ -20,6 +20,10 @@ export interface Invocation {
   via: string[];
   /** Inline code given to an interpreter (`python3 -c`, `node -e`, a heredoc): OPAQUE when unseen. */
   code?: string;
+  /** Comes from a script file of the work tree: its own variables and inputs are unseen by design. */
+  inScript?: boolean;
+  /** A script file the parser could not read that names a blast-radius command in its text. */
+  unparsedScript?: string;
   /** Its work was handed to an inner invocation (listed after it): its arguments are that one's. */
   wrapper?: boolean;
 }
@@ -28,6 +32,11 @@ export interface UnwrapContext {
   /** package.json scripts, for `npm run X`. */
   scripts: Record<string, string>;
   scope: Scope;
+  /**
+   * A shell script's text, for `bash FILE` and `source FILE` (undefined when there is no such file), and
+   * whether it lies in the work tree (its code is the repository's, reviewed in commits).
+   */
+  readScript?: (file: string) => { text: string; inTree: boolean } | undefined;
 }
 
 export const INTERPRETERS = /^(python[0-9.]*|pypy[0-9]*|node|nodejs|perl|ruby|php|deno|bun|tsx|ts-node|lua|pwsh|osascript|rscript)$/;
@@ -50,6 +59,7 @@ const VALUED: Record<string, RegExp> = {
   git: /^(-C|-c|--git-dir|--work-tree|--namespace|--exec-path|--config-env)$/,
 };
 const MAX_UNWRAP = 16;
+const BLAST_TEXT = /\bpulumi\b[^\n]*\b(destroy|down|up|update|refresh|import|state|rm|cancel)\b|--show-secrets|--target-replace/i;
 const lit = (text: string): Word => ({ text, opaque: text.includes(OPAQUE), glob: false, vars: [] });
 const lc = (w: Word | undefined) => (w ? w.text.toLowerCase() : "");
 
@@ -162,12 +172,30 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
     }
     return;
   }
-  if ((name === "source" || name === ".") && rest[0]?.opaque) return again([lit(OPAQUE)]);
-  if (SHELLS.has(name) || name === "su" || name === "script") return shell(name, rest, inv, again, script);
+  // A script file is read and judged like the line that runs it, its own variables unseen (fresh scope).
+  const scriptFile = (file: string) => {
+    if (base.via.includes(file)) return; // a script that runs itself (`exec sudo … bash .ci/run`)
+    const read = ctx.readScript?.(file);
+    if (read === undefined) return;
+    const text = read.text;
+    inv.wrapper = true;
+    const fresh = { vars: new Map([...ctx.scope.vars].filter(([k]) => k === "HOME" || k === "PWD")), aliases: new Map<string, string>() };
+    let inner: Invocation[];
+    try {
+      inner = invocations(parseShell(text, fresh), { ...ctx, scope: fresh }, depth + 1);
+    } catch {
+      // Not parseable: judged by what it names literally (a blast-radius pulumi command is refused).
+      if (BLAST_TEXT.test(text)) out.push({ ...base, name: "", args: [], via: [...via], unparsedScript: file });
+      return;
+    }
+    for (const i of inner) out.push({ ...i, via: [...via, file, ...i.via.filter((v) => v !== file)], inScript: read.inTree });
+  };
+  if (name === "source" || name === ".") return rest[0]?.opaque ? again([lit(OPAQUE)]) : rest[0] ? scriptFile(rest[0].text) : undefined;
+  if (SHELLS.has(name) || name === "su" || name === "script") return shell(name, rest, inv, again, script, scriptFile);
 }
 
 /** `sh -c SCRIPT`, `bash <<EOF`, `sh < file`, `sh file`: parse what it runs, or mark it unseen. */
-function shell(name: string, rest: Word[], inv: Invocation, again: (ws: Word[]) => void, script: (t: string, stdin?: string) => void): void {
+function shell(name: string, rest: Word[], inv: Invocation, again: (ws: Word[]) => void, script: (t: string, stdin?: string) => void, scriptFile: (f: string) => void): void {
   if (name === "busybox" && rest[0] && !rest[0].text.startsWith("-")) return again(rest);
   let k = 0;
   let inline = false;
@@ -185,8 +213,8 @@ function shell(name: string, rest: Word[], inv: Invocation, again: (ws: Word[]) 
   }
   if (name === "su" || name === "script") return;
   if (arg) {
-    if (arg.opaque) again([lit(OPAQUE)]); // `bash <(curl …)`: a program nobody can see
-    return; // a script file: the hook sees the command line, not the file (docs/agent-guardrails.md)
+    if (arg.opaque) return again([lit(OPAQUE)]); // `bash <(curl …)`: a program nobody can see
+    return scriptFile(arg.text);
   }
   if (inv.stdin !== undefined) return script(inv.stdin);
   // Reading its program from a pipe or a file redirect: what runs is whatever arrives there.

@@ -1,5 +1,8 @@
 // The command table through the hook's decision function: every row's expected decision, a false-block
 // rate of 0 on the allowed rows and a miss rate of 0 on the blocked ones (a row that fails names itself).
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { decideCommand } from "../../cli/guard/decide";
 import { CTX } from "./context";
@@ -29,6 +32,19 @@ describe("the guard's command table", () => {
 
   it("asks a person for apply, push and remote shells", () => {
     expect(wrong(ASKED)).toEqual([]);
+  });
+
+  it("reads a script a shell runs: outside the work tree its inputs are unseen, inside it only literal commands count", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "demesne-guard-script-"));
+    try {
+      fs.writeFileSync(path.join(dir, "wipe.sh"), 'rm -rf "$1"\n');
+      fs.writeFileSync(path.join(dir, "fine.sh"), "echo ok\nnpm test\n");
+      expect(decideCommand(`bash ${dir}/wipe.sh /`, CTX)).toMatchObject({ decision: "deny", rule: "unseen:guarded-arguments" });
+      expect(decideCommand(`sh ${dir}/fine.sh`, CTX).decision).toBe("allow");
+      expect(decideCommand("bash .ci/run", CTX).decision).toBe("allow");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("says what to do instead", () => {

@@ -125,6 +125,11 @@ export const BLOCKED: Row[] = [
     ["case x in a) pulumi up;; esac", "blast-radius:pulumi-up"], "f() { pulumi up; }; f", "function g { pulumi destroy; }",
     "case \"$1\" in\n  (up) pulumi up ;;\n  *) true ;;\nesac", "arr=(pulumi destroy); \"${arr[@]}\"",
   ]),
+  ...deny("a script file run by a shell (read and judged)", [
+    ["bash test/guard/fixtures/destroy-through-a-variable.sh", "blast-radius:pulumi-destroy"], "source test/guard/fixtures/destroy-through-a-variable.sh",
+    ["sh test/guard/fixtures/unparseable.sh", "unseen:script"], ["bash test/guard/fixtures/reads-the-store.sh", "secret:state"],
+    "env X=1 . test/guard/fixtures/destroy-through-a-variable.sh",
+  ]),
   ...deny("unparseable (refused)", [
     ["echo \"unclosed", "unseen:unparseable"], "cat <<EOF\n$(pulumi destroy)\nEOF", "echo 'no end", "cat <<EOF\nnever ends",
     "select x in a; do pulumi up; done", "case x in a) true", "coproc pulumi up",
