@@ -32,6 +32,8 @@ const READERS = new Set([
 ]);
 const GIT_READERS = new Set(["diff", "log", "show", "blame", "status", "ls-files", "grep", "rev-parse", "cat-file", "shortlog", "describe"]);
 const REMOVERS = new Set(["rm", "rmdir", "mv", "shred", "unlink", "trash", "srm"]);
+/** They read whole directories: one over the work tree takes the store and the keys along. */
+const COLLECTORS = new Set(["tar", "zip", "7z", "cpio", "rsync", "scp", "rclone", "restic", "borg"]);
 const WRITE_OPS = new Set([">", ">>", ">|", "<>", "&>", "&>>"]);
 
 const MAX_SCRIPT = 256 * 1024;
@@ -79,10 +81,14 @@ function candidates(w: Word): string[] {
 function hits(text: string, glob: boolean, cwd: string, ctx: DecideContext, below: boolean): ProtectedPath[] {
   const abs = resolveWord(text, cwd, ctx.home);
   if (glob) {
-    const res = globPrefixes(abs).map(globRegex);
-    return samplePaths(ctx).filter((p) => res.some((re) => re.test(p))).flatMap((p) => {
-      const at = protectedAt(p, ctx);
-      return at ? [at] : below ? protectedBelow(p, ctx) : [];
+    const full = globRegex(abs);
+    // A prefix (`.dem*` of `.dem*/plans/x`) counts where it matches a protected directory.
+    const prefixes = globPrefixes(abs).slice(0, -1).map(globRegex);
+    const isDir = (p: ProtectedPath) => (p.match.under ?? p.match.home ?? "").endsWith("/");
+    return samplePaths(ctx).flatMap((p) => {
+      const at = full.test(p) || prefixes.some((re) => re.test(p)) ? protectedAt(p, ctx) : undefined;
+      if (at && (full.test(p) || isDir(at))) return [at];
+      return below && full.test(p) ? protectedBelow(p, ctx) : [];
     });
   }
   const at = protectedAt(abs, ctx);
@@ -97,12 +103,15 @@ function pathVerdict(p: ProtectedPath, inv: Invocation, how: string): Verdict {
 
 function checkPaths(inv: Invocation, cwd: string, ctx: DecideContext): Verdict | undefined {
   // A script's program from its own inputs (`"$tools/actionlint" .github/…`) is taken as a reader: secrets still count.
-  const reader = isReader(inv) || (inv.inScript === true && inv.name === OPAQUE);
-  const remover = REMOVERS.has(inv.name) || (inv.name === "find" && flags(inv.args).includes("-delete")) || flags(inv.args).some((f) => f === "-r" || f === "-R" || f === "--recursive") && !reader;
+  const collector = COLLECTORS.has(inv.name);
+  const reader = isReader(inv) || collector || (inv.inScript === true && inv.name === OPAQUE);
+  const remover = collector || REMOVERS.has(inv.name) || (inv.name === "find" && flags(inv.args).includes("-delete")) || flags(inv.args).some((f) => f === "-r" || f === "-R" || f === "--recursive") && !reader;
   if (!inv.wrapper) {
     for (const w of inv.args) {
       for (const t of candidates(w)) {
         for (const p of hits(t, w.glob, cwd, ctx, remover)) {
+          if (collector && p.kind === "secret") return pathVerdict(p, inv, "copies or archives");
+          if (collector) continue;
           if (remover) return pathVerdict(p, inv, "deletes or moves");
           if (p.kind === "secret") return pathVerdict(p, inv, "reads or exposes");
           if (!reader) return pathVerdict(p, inv, "changes");
@@ -236,12 +245,18 @@ const EDIT_TOOLS = new Set(["Edit", "Write", "MultiEdit", "NotebookEdit"]);
 
 /** A Read/Edit/Write-style call: secret paths are never read, guardrails never edited, stack config asked. */
 export function decideFile(tool: string, input: Record<string, unknown>, ctx: DecideContext): Verdict {
-  const target = [input.file_path, input.notebook_path, input.path].find((v): v is string => typeof v === "string" && v !== "");
+  const target = [input.file_path, input.notebook_path, input.path].find((v): v is string => typeof v === "string" && v !== "") ?? (tool === "Grep" || tool === "Glob" ? ctx.cwd : undefined);
   if (!target || (!READ_TOOLS.has(tool) && !EDIT_TOOLS.has(tool))) return ok();
   const abs = path.resolve(ctx.cwd, target.startsWith("~") ? resolveWord(target, ctx.cwd, ctx.home) : target);
   const inv: Invocation = { name: tool, args: [], redirects: [], piped: false, vars: [], via: [] };
   const p = protectedAt(abs, ctx);
   if (p?.kind === "secret") return pathVerdict(p, inv, "reads");
+  // Grep's `glob` and Glob's `pattern` name paths too (`.demesne/**`).
+  for (const g of [input.glob, tool === "Glob" ? input.pattern : undefined]) {
+    if (typeof g !== "string" || g === "") continue;
+    const hit = hits(g, true, abs, ctx, false).find((h) => h.kind === "secret");
+    if (hit) return pathVerdict(hit, inv, "searches");
+  }
   if (p && EDIT_TOOLS.has(tool)) return pathVerdict(p, inv, "changes");
   if (EDIT_TOOLS.has(tool) && /^Pulumi\.[^/]+\.ya?ml$/.test(path.basename(abs)) && path.dirname(abs) === ctx.root) {
     return { decision: "ask", rule: "person:stack-config-edit", category: "person", reason: "needs a person: this changes the stack's config (its mode, the kill switch, approval tokens). Note: a person reviews the diff." };

@@ -33,7 +33,8 @@ export function packageScripts(root = ROOT): Record<string, string> {
  * when needed: the store's modules cost more start-up than the decision itself (test/bench/guard.ts).
  */
 async function withStore<T>(fn: (s: Store) => Promise<T>): Promise<T> {
-  const { openFleetStore } = await import("../../state-model/db/open");
+  // require, not import(): bin/demesne-guard.js registers tsx for CommonJS only.
+  const { openFleetStore } = require("../../state-model/db/open") as typeof import("../../state-model/db/open");
   const store = await openFleetStore({ stateDir: process.env.DEMESNE_STATE_DIR ?? path.join(ROOT, ".demesne"), lockTimeoutMs: HOOK_LOCK_WAIT_MS });
   try {
     return await fn(store);
@@ -65,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       fallbackCwd: process.cwd(),
       append: async (e) => {
         try {
-          const { auditAppend } = await import("../../state-model/audit");
+          const { auditAppend } = require("../../state-model/audit") as typeof import("../../state-model/audit");
           return await withStore((s) => auditAppend(s, e));
         } catch (err) {
           process.stderr.write(`demesne-guard: the audit log could not be opened: ${(err as Error).message}\n`);

@@ -66,7 +66,10 @@ export function protectedAt(abs: string, ctx: PathContext): ProtectedPath | unde
     if (m.home && inHome && under(relHome, m.home)) return p;
     if (m.base && m.base.test(base) && !base.endsWith(".pub")) return p;
   }
-  if (abs.split(path.sep).includes(".ssh") && !base.endsWith(".pub")) return PROTECTED.find((p) => p.id === "secret:ssh-dir");
+  // By name anywhere (`/proc/self/cwd/.demesne/…`, another checkout's store): lexical resolution cannot see links.
+  const parts = abs.split(path.sep);
+  if (parts.includes(".ssh") && !base.endsWith(".pub")) return PROTECTED.find((p) => p.id === "secret:ssh-dir");
+  if (parts.includes(".demesne")) return PROTECTED.find((p) => p.id === "secret:state");
   return undefined;
 }
 
@@ -89,12 +92,14 @@ function under(rel: string, prefix: string): boolean {
   return norm === prefix.slice(0, -1) || norm.startsWith(prefix);
 }
 
-/** A glob as a regular expression over absolute paths (`*` stays within one directory, `**` does not). */
+/** A glob as a regular expression over absolute paths (`*` stays within one directory, `**` does not; neither matches a leading dot). */
 export function globRegex(absGlob: string): RegExp {
   let re = "";
   for (let k = 0; k < absGlob.length; k++) {
     const c = absGlob[k]!;
-    if (c === "*" && absGlob[k + 1] === "*") { re += ".*"; k++; }
+    // `**` crosses directories, but like `*` never into a dot-directory (the shell's globstar without dotglob).
+    if (c === "*" && absGlob[k + 1] === "*" && absGlob[k + 2] === "/") { re += "(?:(?!\\.)[^/]*/)*"; k += 2; }
+    else if (c === "*" && absGlob[k + 1] === "*") { re += "(?:(?!\\.)[^/]*/?)*"; k++; }
     else if (c === "*") re += `${k === 0 || absGlob[k - 1] === "/" ? "(?!\\.)" : ""}[^/]*`; // a leading dot is never matched
     else if (c === "?") re += `${k === 0 || absGlob[k - 1] === "/" ? "(?!\\.)" : ""}[^/]`;
     else if (c === "[") { const end = absGlob.indexOf("]", k); re += end > k ? "[^/]" : "\\["; if (end > k) k = end; }

@@ -76,6 +76,9 @@ describe("the guard hook", () => {
     const edit = await runHook(call("Edit", { file_path: path.join(ROOT, "cli/guard/rules.ts"), old_string: "deny", new_string: "allow" }), deps);
     expect(edit.code).toBe(2);
     expect((await lastEntry()).params).toMatchObject({ tool: "Edit", decision: "deny", rule: "tamper:guard" });
+    const glob = await runHook(call("Glob", { pattern: ".demesne/**" }), deps);
+    expect(glob.code).toBe(2);
+    expect((await lastEntry()).params).toMatchObject({ tool: "Glob", decision: "deny", rule: "secret:state" });
     const cfg = await runHook(call("Write", { file_path: path.join(ROOT, "Pulumi.control.yaml"), content: "x" }), deps);
     expect(JSON.parse(cfg.stdout).hookSpecificOutput.permissionDecision).toBe("ask");
   });
@@ -83,7 +86,7 @@ describe("the guard hook", () => {
   it("fails closed: unreadable input, an unparseable command, and an entry that could not be written all block", async () => {
     expect((await runHook("not json", deps)).code).toBe(2);
     expect((await lastEntry()).params).toMatchObject({ decision: "deny", rule: "unseen:bad-input" });
-    const unparsed = await runHook(call("Bash", { command: "case $x in a) pulumi up;; esac" }), deps);
+    const unparsed = await runHook(call("Bash", { command: "echo \"unclosed" }), deps);
     expect(unparsed.code).toBe(2);
     expect(unparsed.stderr).toContain("cannot parse");
     const unrecorded = await runHook(call("Bash", { command: "git status" }), { ...deps, append: async () => undefined });
@@ -111,6 +114,7 @@ describe("the guard hook as a process (bin/demesne-guard.js)", () => {
     const state = path.join(dir, "process-state");
     const r = run([BIN, "hook"], call("Bash", { command: "PULUMI=pulumi; $PULUMI destroy --yes" }), { DEMESNE_STATE_DIR: state });
     expect(r.stderr).toContain("this destroys the stack's resources");
+    expect(r.stderr).not.toContain("could not");
     expect(r.status).toBe(2);
     const v = run([path.join(ROOT, "bin", "demesne.js"), "audit", "verify", "--json"], "", { DEMESNE_STATE_DIR: state });
     expect(v.status).toBe(0);

@@ -102,6 +102,8 @@ export const BLOCKED: Row[] = [
     "cat passphrase.txt", "cat ~/.pulumi/credentials.json", ["printenv PULUMI_ACCESS_TOKEN", "secret:environment"], ["printenv", "secret:environment"],
     ["env", "secret:environment"], "cat signing-key", "cat deploy.pem", "ls ~/.ssh", "cat -- \"$HOME/.ssh/id_rsa\"", "xxd .env | head",
     "cat .e\"nv\"", "cp .env /tmp/e && cat /tmp/e", "sqlite3 x.db < .demesne/dump.sql", "pg_restore demesne.dump",
+    ["tar czf /tmp/x.tgz .", "secret:state"], "zip -r /tmp/x.zip .", "cp -r . /tmp/copy", "cat /proc/self/cwd/.demesne/plans/x",
+    "cat ~/.ss*/id_rsa", "ls **/.env", "cat < .env", "cd .demesne && ls",
   ]),
   ...deny("tampering with the guardrails", [
     ["echo x > .claude/settings.json", "tamper:agent-settings"], "rm .claude/settings.json", "sed -i s/deny/allow/ .claude/settings.json",
@@ -175,5 +177,5 @@ export const ALLOWED: Row[] = allow([
   "npm run bench", "git stash list", "git fetch origin", "git rev-parse HEAD", "echo done # pulumi destroy in a comment",
   "cat <<'EOF' > /tmp/notes.md\npulumi destroy is never run\nEOF", "npm install --save-exact fast-check", "tsc -p . --noEmit", "ls -1 adr | tail -3",
   "bash .ci/run", "case \"$1\" in a) echo a ;; *) echo other ;; esac", "f() { echo hi; }; f", "declare -A SEEN=() && echo ok",
-  "cat test/guard/table.ts | head", "echo pulumi up", "grep -rn pulumi docs", "npm test -- --reporter=dot", "npm run test -- test/guard", "git diff --cached -- .claude", "python3 -c 'print(1+1)'", "DEMESNE_STATE_DIR=/tmp/s demesne audit verify",
+  "tar czf /tmp/src.tgz cli components", "cat test/guard/table.ts | head", "echo pulumi up", "grep -rn pulumi docs", "npm test -- --reporter=dot", "npm run test -- test/guard", "git diff --cached -- .claude", "python3 -c 'print(1+1)'", "DEMESNE_STATE_DIR=/tmp/s demesne audit verify",
 ]);
