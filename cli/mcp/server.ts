@@ -12,10 +12,10 @@ import { esc } from "../escape";
 import { ACT_TOOLS } from "./act-tools";
 import { READ_TOOLS } from "./read-tools";
 import { registerDocResources } from "./resources";
-import { auditInvalidInput, registerTool, type CallContext, type Profile, type Tool } from "./tool";
+import { PROFILES, type Profile } from "./profile";
+import { auditInvalidInput, registerTool, type CallContext, type Tool } from "./tool";
 
-export type { Profile } from "./tool";
-export const PROFILES: readonly Profile[] = ["read", "act"];
+export { PROFILES, type Profile } from "./profile";
 
 export interface ServerOptions {
   /** read (the default of `demesne mcp`): observation only. act: plan and apply, nothing that returns host text. */

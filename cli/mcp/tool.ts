@@ -10,10 +10,10 @@ import { IntegrityError, type Store } from "../../state-model/db/store";
 import { InputError } from "../../state-model/ingest/errors";
 import { esc } from "../escape";
 import { Refused, UsageError } from "../exit";
+import type { Profile } from "./profile";
 import { withoutTokens } from "./schemas";
 import { withMcpStore } from "./store";
 
-export type Profile = "read" | "act";
 
 export interface CallContext {
   profile: Profile;

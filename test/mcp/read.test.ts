@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordObservation } from "../../state-model/observe/observe";
+import { demesne } from "../helpers/demesne-cli";
 import { aclUpdate } from "../helpers/engine-inputs";
 import { planWorkspace } from "../helpers/plans";
 import { auditRows, call, connect, type Connected } from "./client";
@@ -161,6 +162,31 @@ describe("demesne mcp --profile read (stdio)", { timeout: 600_000 }, () => {
     const rows = (await auditRows(ws.openStore)).slice(-(cases.length + 1));
     expect(rows.map((r) => r.action)).toEqual([...cases.map(([t]) => `mcp ${t} refused`), "mcp plan_review refused"]);
     expect(rows[0]!.params.reason).toMatch(/validAt/);
+  });
+
+  it("a saved plan's review names its T3 change but never the token a person types", async () => {
+    const p = ws.planned("glass", ws.planFor("glass", { ssh: "update" }));
+    const token = p.changes.find((x) => x.tier === "T3")!.token!;
+    const r = await call(c.client, "plan_review", { plan: p.plan, stack: "glass" });
+    expect(r.structured).toMatchObject({ maxTier: "T3", approvable: true, t3: [{ op: "update", urn: expect.stringMatching(/::h1-ssh$/) }] });
+    expect(r.structured.approval).toMatch(new RegExp(`^a person reviews the plan and runs: demesne approve ${p.plan} --actor`));
+    expect(JSON.stringify(r)).not.toContain(token);
+    expect(JSON.stringify(r)).not.toMatch(/T3-[0-9a-f]{4}-/);
+    outputs.push(r.text, JSON.stringify(r.structured));
+  });
+
+  it("demesne mcp refuses an unknown profile or transport, and HTTP flags on stdio, with exit 2", () => {
+    for (const [args, msg] of [
+      [["--profile", "write"], /--profile must be read or act/],
+      [["--transport", "sse"], /--transport must be stdio or http/],
+      [["--port", "9000"], /--port is for --transport http/],
+      [["--profile", "read", "extra"], /mcp takes no arguments/],
+    ] as const) {
+      const r = demesne(["mcp", ...args], ws.env, undefined, ws.work);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stdout).toBe("");
+    }
   });
 
   it("a sentinel secret in the store's sources is in no tool result and no audit entry", async () => {
