@@ -310,7 +310,7 @@ export async function main(argv: string[]): Promise<number> {
   if (rest.includes("--help") || rest.includes("-h")) {
     // The usage lines of this command (and the shared notes), so `demesne <command> --help` always works.
     const lines = USAGE.split("\n").filter((l) => l.trimStart().startsWith(`${name} `) || l.trim() === name);
-    process.stdout.write(`usage: demesne ${lines.map((l) => l.trim()).join("\n       demesne ")} [--json]\n\n${USAGE.split("\n\n").slice(2).join("\n\n")}\n`);
+    process.stdout.write(`usage: demesne ${lines.map((l) => l.trim()).join("\n       demesne ")}${name === "mcp" ? "" : " [--json]"}\n\n${USAGE.split("\n\n").slice(2).join("\n\n")}\n`);
     return EXIT.ok;
   }
   try {
