@@ -4,12 +4,23 @@
 # the lower layer of each test host's overlay. Prints the directory. The test host has no network, so the
 # list includes the baseline layer's packages (BASELINE_PACKAGES in components/host/layers.ts; a test checks).
 #   test/host/rootfs.sh            build if missing (progress on stderr), print the path
+#   test/host/rootfs.sh controlplane   the same for the control-plane host (test/controlplane): Debian trixie,
+#                                  the closest suite to Ubuntu 24.04 (Docker 26, systemd 257), with Docker's
+#                                  packages in the image so the docker layer takes its "already installed" branch
+#                                  (docker-cli too: Ubuntu's docker.io has the client, Debian's only recommends it),
+#                                  and busybox-static, from which the tests build their one container image
 # Two runs may ask at once: one builds under a lock on the cache while the other waits, into a temporary
 # directory renamed into place complete, so the path printed is never half-built.
 set -euo pipefail
 
 PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep,ca-certificates,curl,jq,unattended-upgrades
 SUITE=bookworm
+CONTROLPLANE_PACKAGES=docker.io,docker-cli,docker-compose,containerd,docker-registry,busybox-static
+case ${1:-host} in
+  host) ;;
+  controlplane) SUITE=trixie PACKAGES=$PACKAGES,$CONTROLPLANE_PACKAGES ;;
+  *) printf '[rootfs] error: unknown rootfs %s (want: controlplane, or nothing)\n' "$1" >&2; exit 2 ;;
+esac
 KEY=$(printf '%s %s' "$SUITE" "$PACKAGES" | sha256sum | cut -c1-12)
 CACHE=${DEMESNE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/demesne}/rootfs
 DIR=$CACHE/$SUITE-$KEY
@@ -31,6 +42,9 @@ for old in "$CACHE"/.build-*; do
   rm -rf --one-file-system "$old"
 done
 command -v debootstrap >/dev/null || { log "error: debootstrap is missing: apt-get install -y debootstrap"; exit 1; }
+# trixie's key, which debootstrap checks the archive against; an Ubuntu machine has Ubuntu's keyring only.
+[[ $SUITE != trixie || -f /usr/share/keyrings/debian-archive-keyring.gpg ]] ||
+  { log "error: Debian's archive keyring is missing: apt-get install -y debian-archive-keyring"; exit 1; }
 
 # The mirror apt uses here (deb822 .sources first, then one-line sources.list).
 mirror=""

@@ -3,6 +3,7 @@
 # namespace behind a veth pair, with sshd as the only service. Everything it creates is recorded in the state
 # dir so that `down` removes exactly that and nothing else.
 #   test/host/testhost.sh up NAME           start; prints one JSON object with the INDEX it took (progress on stderr)
+#   test/host/testhost.sh up NAME --docker  the control-plane host: Debian trixie with dockerd running (docker-host.sh)
 #   test/host/testhost.sh exec INDEX -- CMD run CMD as root inside (stdio and exit code passed through)
 #   test/host/testhost.sh down INDEX        tear down (idempotent, also for a half-created host)
 #   test/host/testhost.sh sweep             tear down every host whose owner process is gone
@@ -19,6 +20,8 @@
 # re-executes itself with the same pid, which keeps the init's child).
 # The rootfs directory comes from DEMESNE_TESTHOST_ROOTFS, or rootfs.sh next to this script.
 set -euo pipefail
+# shellcheck source=test/host/docker-host.sh
+. "$(dirname "${BASH_SOURCE[0]}")/docker-host.sh"
 
 # ip, chroot and friends live in sbin, which a non-login root shell may not have on PATH.
 PATH=$PATH:/usr/sbin:/sbin
@@ -110,6 +113,7 @@ teardown() {
         fi ;;
       link) ip link del "$a" 2>/dev/null || true ;;
       netns) ip netns del "$a" 2>/dev/null || true ;;
+      cgroup) docker_cgroups_remove "$a" ;;
     esac
   done
   if findmnt -rn -o TARGET | grep -qF -- "$state/"; then
@@ -195,14 +199,14 @@ take_lease() {
 }
 
 cmd_up() {
-  [[ $# == 1 ]] || die "usage: testhost.sh up NAME (the index is chosen for you and printed)"
-  local name=$1 owner=${DEMESNE_TESTHOST_OWNER:-$PPID}
+  [[ $# == 1 || ($# == 2 && $2 == --docker) ]] || die "usage: testhost.sh up NAME [--docker] (the index is chosen for you and printed)"
+  local name=$1 docker=${2:-} owner=${DEMESNE_TESTHOST_OWNER:-$PPID}
   check_name "$name"
   [[ $owner =~ ^[1-9][0-9]*$ ]] || die "bad DEMESNE_TESTHOST_OWNER '$owner' (want a pid)"
   need_root
   need_tools
   local lower=${DEMESNE_TESTHOST_ROOTFS:-}
-  [[ -n $lower ]] || lower=$("$HERE/rootfs.sh")
+  [[ -n $lower ]] || if [[ -n $docker ]]; then lower=$("$HERE/rootfs.sh" controlplane); else lower=$("$HERE/rootfs.sh"); fi
   [[ -f $lower/.complete ]] || die "no complete rootfs at $lower (run test/host/rootfs.sh)"
 
   mkdir -p "$STATE_ROOT"
@@ -255,11 +259,16 @@ EOF
   install -d -m 700 "$root/home/admin/.ssh"
   install -m 600 "$state/admin_ed25519.pub" "$root/home/admin/.ssh/authorized_keys"
   chroot "$root" chown -R admin:admin /home/admin/.ssh
+  if [[ -n $docker ]]; then
+    [[ -x $lower/usr/sbin/dockerd ]] || die "no dockerd in the rootfs $lower (test/host/rootfs.sh controlplane builds one)"
+    docker_prepare "$root" "$index" "$state" "$host" "$netns" "$guest"
+  fi
 
   # The namespaced init (see cmd_init) records its own pid; unshare stays as its parent until it exits.
   # Not holding the lock (fd 8), so that `down` can take it.
-  setsid -w ip netns exec "$netns" unshare --mount --pid --uts --fork --propagation private \
-    bash "$SELF" _init "$state" "$name" </dev/null >>"$state/sshd.log" 2>&1 8>&- &
+  # nsenter rather than `ip netns exec`, which mounts a fresh /sys over the machine's cgroup hierarchies.
+  setsid -w nsenter --net="/run/netns/$netns" unshare --mount --pid --uts --fork --propagation private \
+    bash "$SELF" _init "$state" "$name" "$docker" </dev/null >>"$state/sshd.log" 2>&1 8>&- &
   local upid=$!
   # No job notice on stderr when down kills it.
   disown "$upid"
@@ -290,6 +299,7 @@ EOF
     die "sshd on $addr:22 did not come up (waited up to 20 s; its log is above)"
   fi
   [[ $scanned == "$hostkey" ]] || die "the host key at $addr:22 is not the one just generated: $scanned"
+  [[ -z $docker ]] || docker_wait "$state" "$pid"
   trap - EXIT
   log "$name is up at $addr in $((SECONDS - start))s"
 
@@ -301,7 +311,7 @@ EOF
 # Runs as pid 1 of the new pid namespace, in fresh mount and uts namespaces, inside the host's network
 # namespace; its stdout/stderr are <state>/sshd.log.
 cmd_init() {
-  local state=$1 name=$2 root=$1/root self p d
+  local state=$1 name=$2 docker=${3:-} root=$1/root self p d
   # /proc here is still the machine's, so /proc/self names this process by its pid outside.
   read -r self _ </proc/self/stat
   mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
@@ -310,6 +320,7 @@ cmd_init() {
     [[ -e $root/proc/$p ]] && mount --bind -o ro "$root/proc/$p" "$root/proc/$p"
   done
   mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
+  [[ -z $docker ]] || docker_init "$root"
   mount -t tmpfs -o nosuid,mode=755,size=1m tmpfs "$root/dev"
   for d in null zero full random urandom tty; do
     : >"$root/dev/$d"
@@ -331,9 +342,13 @@ cmd_init() {
   mv "$state/pid.tmp" "$state/pid"
   # The init outlives sshd, so `exec` keeps a stable target (a test may restart sshd); `wait` reaps orphans.
   # The exit line tells a waiting `up` to stop waiting.
+  # shellcheck disable=SC2016 # expanded by the shell inside, on purpose
   exec setpriv --bounding-set "$DROP_CAPS" -- chroot "$root" /usr/bin/env -i PATH="$INNER_PATH" /bin/bash -c '
     /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config &
-    wait $!
+    s=$!
+    # The control-plane host: the systemctl stand-in starts containerd and dockerd, as boot would.
+    if [ -f /usr/local/sbin/systemctl ]; then systemctl start docker || echo "[testhost] docker did not start"; fi
+    wait $s
     echo "[testhost] sshd exited with status $?"
     while :; do wait; sleep 1; done'
 }

@@ -1,0 +1,139 @@
+// Docker and the DOCKER-USER fix on a running host (issue #15, first slice): the program's docker and firewall
+// layers run on the control-plane test host (Debian trixie, dockerd in the host's own network namespace,
+// test/controlplane/host.ts), and real packets from this machine, outside the host, show what UFW misses
+// without the fix and that the fix closes it.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DOCKER_DAEMON, DOCKER_PACKAGES } from "../../components/host/layers";
+import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
+import { runCommand } from "../helpers/test-host";
+import { buildHttpdImage, fetchFromMachine, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+
+const NAME = "cplane";
+const work = mkdtempSync(path.join(tmpdir(), "demesne-controlplane-"));
+let host: ControlPlaneHost;
+let params: (layer: string) => Record<string, string>;
+
+// Ubuntu calls Compose v2 docker-compose-v2; Debian calls the same Compose 2 docker-compose. The rootfs has
+// Debian's, so the layer takes its "already installed" branch (the host has no network to install from).
+const DEBIAN_NAMES: Record<string, string> = { "docker-compose-v2": "docker-compose" };
+const dockerParams = () => ({ ...params("docker"), PACKAGES: DOCKER_PACKAGES.map((p) => DEBIAN_NAMES[p] ?? p).join(" ") });
+
+const dockerdPid = async () => (await must(host, "systemctl status docker")).match(/pid (\d+)/)![1]!;
+/** What the docker layer may change: files outside the kernel's and Docker's scratch file systems, and the
+ * rules without their packet counters (traffic is not a change). */
+const fingerprint = () => must(host, "{ { iptables-save; ip6tables-save; } | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; " +
+    "dpkg-query -W; find /etc /usr /var/lib -xdev -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum");
+
+const outside4 = () => fetchFromMachine(`http://${host.address}:8080/`);
+const outside6 = () => fetchFromMachine(`http://[${host.address6}]:8080/`);
+const inside = (url: string) => host.exec(`curl -sS --max-time 3 ${url}`);
+
+beforeAll(async () => {
+    host = await startControlPlaneHost(NAME);
+    const observer = keyPair(work, "observer");
+    writeStackFile(work, "t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
+        { observerPub: observer.pub, adminRange: host.network });
+    params = layerParams(path.join(work, "Pulumi.t.yaml"), "t", NAME);
+}, 1_500_000);
+
+afterAll(async () => {
+    await host?.stop();
+});
+
+describe("Docker on the control-plane test host", { timeout: 180_000 }, () => {
+    it("runs Docker 26 from Debian's packages, with its iptables rules in the host's namespace only", async () => {
+        expect(await must(host, "docker version --format '{{.Server.Version}}'")).toMatch(/^26\./);
+        expect(await must(host, "systemctl is-active docker")).toBe("active\n");
+        expect(await must(host, "iptables -S FORWARD")).toContain("-A FORWARD -j DOCKER-USER");
+        expect(await must(host, "ip -o link show docker0")).toContain("docker0");
+        // Read before anything else here touches it: the host's rules are not the machine's.
+        expect(readFileSync("/proc/net/dev", "utf8")).not.toMatch(/^\s*docker0:/m);
+    });
+
+    it("the docker layer writes daemon.json, restarts dockerd and the running daemon has its settings", async () => {
+        const before = await dockerdPid();
+        expect(await runLayer(host, "docker", dockerParams())).toBe("changed=true");
+        expect(JSON.parse(await must(host, "cat /etc/docker/daemon.json"))).toEqual(DOCKER_DAEMON);
+        expect(await dockerdPid()).not.toBe(before);
+        const info = JSON.parse(await must(host, "docker info --format '{{json .}}'")) as { LoggingDriver: string; LiveRestoreEnabled: boolean };
+        expect(info).toMatchObject({ LoggingDriver: "local", LiveRestoreEnabled: true });
+    });
+
+    it("a second run reports changed=false, leaves files and rules alone and does not restart dockerd", async () => {
+        const pid = await dockerdPid();
+        const before = await fingerprint();
+        expect(await runLayer(host, "docker", dockerParams())).toBe("changed=false");
+        expect(await fingerprint()).toBe(before);
+        expect(await dockerdPid()).toBe(pid);
+    });
+
+    it("a port published without an address is on loopback only (daemon.json's ip)", async () => {
+        const image = await buildHttpdImage(host);
+        await must(host, `docker run -d --name implicit -p 8081:80 ${image}`);
+        expect(await must(host, "docker port implicit 80/tcp")).toBe("127.0.0.1:8081\n");
+        expect((await inside("http://127.0.0.1:8081/")).stdout).toBe("demesne-ok\n");
+        expect((await fetchFromMachine(`http://${host.address}:8081/`)).ok).toBe(false);
+        await must(host, "docker rm -f implicit > /dev/null");
+    });
+});
+
+describe("DOCKER-USER with real packets", { timeout: 180_000 }, () => {
+    it("without the fix, UFW's default deny does not stop a port Docker publishes on 0.0.0.0 (the bypass)", async () => {
+        // UFW as an operator would set it up: deny in and routed, SSH from the admin network.
+        await must(host, `ufw default deny incoming && ufw default deny routed && ufw allow from ${host.network} to any port 22 proto tcp && ufw --force enable`);
+        expect(await must(host, "iptables -S DOCKER-USER")).not.toContain("ufw-user-forward");
+        const image = await buildHttpdImage(host);
+        await must(host, `docker run -d --name web --restart always -p 0.0.0.0:8080:80 -p '[::]:8080:80' ${image}`);
+        const r = await outside4();
+        expect(r, "the request from outside the host was expected to get through").toMatchObject({ ok: true, body: "demesne-ok\n" });
+    });
+
+    it("over IPv6 the published port reaches Docker's proxy through INPUT, which UFW's default deny covers", async () => {
+        // The program's daemon.json gives Docker's bridge no IPv6, so nothing is DNATed over IPv6: docker-proxy
+        // listens on [::]:8080 and its packets meet ufw6's INPUT chain.
+        expect(await must(host, "ip6tables -t nat -S")).not.toMatch(/DNAT/);
+        expect((await inside(`http://[::1]:8080/`)).stdout).toBe("demesne-ok\n");
+        expect((await outside6()).ok).toBe(false);
+    });
+
+    it("the firewall layer's DOCKER-USER block stops it from outside, over IPv4 and IPv6", async () => {
+        expect(await runLayer(host, "firewall", params("firewall"))).toBe("changed=true");
+        // The dead-man restore the firewall layer armed is cancelled: changed=true.
+        expect(await runLayer(host, "confirm", { TARGET_LAYER: "firewall" })).toBe("changed=true");
+        expect(await must(host, "iptables -S DOCKER-USER")).toContain("-A DOCKER-USER -j ufw-user-forward");
+        const [v4, v6] = await Promise.all([outside4(), outside6()]);
+        expect(v4, "the request from outside the host was expected to be dropped").toMatchObject({ ok: false });
+        expect(v4.error).toMatch(/no answer within/);
+        expect(v6).toMatchObject({ ok: false });
+    });
+
+    it("the container still answers on the host's loopback, IPv4 and IPv6", async () => {
+        expect((await inside("http://127.0.0.1:8080/")).stdout).toBe("demesne-ok\n");
+        expect((await inside("http://[::1]:8080/")).stdout).toBe("demesne-ok\n");
+    });
+
+    it("the fix survives a restart of dockerd, and both layers then report changed=false", async () => {
+        await must(host, "systemctl restart docker");
+        expect(await must(host, "iptables -S DOCKER-USER")).toContain("-A DOCKER-USER -j ufw-user-forward");
+        expect((await inside("http://127.0.0.1:8080/")).stdout).toBe("demesne-ok\n");
+        expect((await outside4()).ok).toBe(false);
+        expect(await runLayer(host, "firewall", params("firewall"))).toBe("changed=false");
+        expect(await runLayer(host, "docker", dockerParams())).toBe("changed=false");
+        expect((await outside4()).ok).toBe(false);
+    });
+});
+
+describe("a missing piece fails, naming what to do", () => {
+    it("up --docker on a rootfs without Docker stops and says how to build the right one", async () => {
+        const hostDir = path.join(__dirname, "..", "host");
+        const bookworm = (await runCommand("bash", [path.join(hostDir, "rootfs.sh")], { timeoutMs: 600_000 })).stdout.trim();
+        const env = { ...process.env, DEMESNE_TESTHOST_ROOTFS: bookworm, DEMESNE_TESTHOST_OWNER: String(process.pid) };
+        const r = await runCommand("bash", [path.join(hostDir, "testhost.sh"), "up", "cp-nodocker", "--docker"], { env });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`no dockerd in the rootfs ${bookworm} (test/host/rootfs.sh controlplane builds one)`);
+        expect(r.stderr).toContain("up failed; tearing down cp-nodocker");
+    });
+});
