@@ -2,7 +2,7 @@
 // layers run on the control-plane test host (Debian trixie, dockerd in the host's own network namespace,
 // test/controlplane/host.ts), and real packets from this machine, outside the host, show what UFW misses
 // without the fix and that the fix closes it.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -123,6 +123,31 @@ describe("DOCKER-USER with real packets", { timeout: 180_000 }, () => {
         expect(await runLayer(host, "firewall", params("firewall"))).toBe("changed=false");
         expect(await runLayer(host, "docker", dockerParams())).toBe("changed=false");
         expect((await outside4()).ok).toBe(false);
+    });
+
+    it("the systemctl stand-in refuses what it does not do, naming adr/0018, never a silent success", async () => {
+        const enable = await host.exec("systemctl enable docker");
+        expect(enable.code).toBe(1);
+        expect(enable.stderr).toContain("verb enable is not supported on this test host");
+        const unit = await host.exec("systemctl restart ssh");
+        expect(unit.code).toBe(5);
+        expect(unit.stderr).toContain("see adr/0018");
+    });
+
+    it("down leaves no process, namespace, mount or cgroup behind, containers' included", async () => {
+        const cgroups = () => readdirSync("/sys/fs/cgroup").filter((h) => existsSync(`/sys/fs/cgroup/${h}/demesne-th${host.index}`));
+        expect(cgroups().length).toBeGreaterThan(0);
+        // The container's processes as this machine numbers them: its cgroup under the host's parent.
+        const id = (await must(host, "docker inspect -f '{{.Id}}' web")).trim();
+        const procs = readFileSync(`/sys/fs/cgroup/pids/demesne-th${host.index}/${id}/cgroup.procs`, "utf8").split("\n").filter(Boolean);
+        expect(procs.length).toBeGreaterThan(0);
+        await host.stop();
+        expect(cgroups()).toEqual([]);
+        expect(existsSync(`/proc/${host.pid}`)).toBe(false);
+        expect(readFileSync("/proc/mounts", "utf8")).not.toContain(host.stateDir);
+        expect(existsSync(`/run/netns/${host.netns}`)).toBe(false);
+        expect(existsSync(host.stateDir)).toBe(false);
+        for (const p of procs) expect(existsSync(`/proc/${p}`), `container process ${p}`).toBe(false);
     });
 });
 
