@@ -42,16 +42,16 @@ docker_init() {
 
 # down: the host's cgroups in every hierarchy, deepest first (the processes are gone by now).
 docker_cgroups_remove() {
-  local name=$1 d n
+  local name=$1 d
   [[ $name =~ ^demesne-th[0-9]+$ ]] || return 0
   for d in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
     [[ -d $d ]] || continue
-    for n in 1 2 3 4 5 6 7 8 9 10; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
       find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
       [[ -d $d ]] || break
       sleep 0.1
     done
-    [[ ! -d $d ]] || log "warning: could not remove the cgroup $d (n=$n)"
+    [[ ! -d $d ]] || log "warning: could not remove the cgroup $d (something still runs in it)"
   done
 }
 
