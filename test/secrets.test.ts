@@ -165,6 +165,15 @@ describe("one rule for credential shapes", () => {
         }), { seed: SEED, numRuns: RUNS });
     });
 
+    it("cuts a shaped value under a credential name once, leaving the marker whole", () => {
+        fc.assert(fc.property(shapedSecret, fc.constantFrom("API_KEY=", "PASSWORD=", "token: ", '"apiKey": '), (secret, head) => {
+            const out = redactText(`${head}${secret} next`);
+            expect(out.startsWith(`${head}${REDACTED}`) && out.endsWith(" next"), out).toBe(true);
+            expect(out).not.toContain(secretPart(secret));
+            expect(out.replaceAll(REDACTED, ""), out).not.toMatch(/[[\]]/);
+        }), { seed: SEED, numRuns: RUNS });
+    });
+
     it("tells a provider's own key from a gateway virtual key", () => {
         expect(providerKeyShapeOf(`sk-ant-api03-${"a1B2".repeat(10)}`)).toBe("an Anthropic key");
         expect(providerKeyShapeOf(`AKIA${"ABCDEFGH23456789"}`)).toBe("an AWS access key");

@@ -18,7 +18,6 @@ export function redactCommand(cmd: string): string {
   });
   out = out.replace(HEADER, (_all, head: string) => `${head}${REDACTED}`);
   out = out.replace(USERPASS, (_all, flag: string, q: string, user: string) => `${flag}${q}${user}:${REDACTED}${q}`);
-  // redactText can leave "[redacted]]" where a shape was cut inside a NAME=value it then cuts again.
-  out = redactText(out).replace(/\[redacted\]\]+/g, REDACTED);
+  out = redactText(out);
   return out.length > MAX_STORED ? `${out.slice(0, MAX_STORED)}… [${out.length} characters]` : out;
 }

@@ -196,7 +196,7 @@ export function isSecretReference(v: string): boolean {
 }
 
 /** `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines). */
-const ASSIGNMENT = /(["']?)(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;&}\]]+)/g;
+const ASSIGNMENT = /(["']?)(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?:\[redacted\]|[^\s"',;&}\]])+)/g;
 /** Every credential name contains one of these: text without any cannot name a credential. */
 const MAY_NAME_CREDENTIAL = /key|token|pass|pwd|secret|salt|cred|pat/i;
 export const mayNameCredential = (text: string): boolean => MAY_NAME_CREDENTIAL.test(text);
@@ -207,7 +207,7 @@ function redactAssignments(s: string): string {
     return s.replace(ASSIGNMENT, (all, q: string, name: string, sep: string, value: string) => {
         if (!isCredentialName(name)) return all;
         const inner = /^["']/.test(value) ? value.slice(1, -1) : value;
-        if (inner === "" || isSecretReference(inner) || HARMLESS_VALUE.test(inner)) return all;
+        if (inner === "" || inner === REDACTED || isSecretReference(inner) || HARMLESS_VALUE.test(inner)) return all;
         const quote = /^["']/.test(value) ? value[0]! : "";
         return `${q}${name}${q}${sep}${quote}${REDACTED}${quote}`;
     });
