@@ -108,6 +108,14 @@ function checkPaths(inv: Invocation, cwd: string, ctx: DecideContext): Verdict |
   const remover = collector || REMOVERS.has(inv.name) || (inv.name === "find" && flags(inv.args).includes("-delete")) || flags(inv.args).some((f) => f === "-r" || f === "-R" || f === "--recursive") && !reader;
   if (!inv.wrapper) {
     for (const w of inv.args) {
+      // `$XDG_CONFIG_HOME/demesne/mcp-token`, `$X/.env`: an unknown prefix, but the literal tail still names a secret.
+      const tail = w.opaque ? w.text.slice(w.text.lastIndexOf(OPAQUE) + 1) : "";
+      const base = w.vars.includes("XDG_CONFIG_HOME") ? path.join(ctx.home ?? os.homedir(), ".config") : "";
+      const named = tail.startsWith("/") && tail.length > 1 ? protectedAt(base + tail, ctx) : undefined;
+      if (named?.kind === "secret") return pathVerdict(named, inv, "reads or exposes");
+      // `/proc/$$/environ`, `$X/.env`: any value in the unknown part still lands on a secret.
+      const filled = w.opaque ? protectedAt(resolveWord(w.text.split(OPAQUE).join("_"), cwd, ctx.home), ctx) : undefined;
+      if (filled?.kind === "secret") return pathVerdict(filled, inv, "reads or exposes");
       for (const t of candidates(w)) {
         for (const p of hits(t, w.glob, cwd, ctx, remover)) {
           if (collector && p.kind === "secret") return pathVerdict(p, inv, "copies or archives");

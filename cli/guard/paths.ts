@@ -14,7 +14,7 @@ export interface ProtectedPath {
   kind: PathKind;
   what: string;
   /** Relative to the work tree (`dir/` for a directory), `~/…` for the home directory, or a base name pattern. */
-  match: { under?: string; home?: string; base?: RegExp };
+  match: { under?: string; home?: string; base?: RegExp; abs?: RegExp };
   /** Claude Code permission patterns (Read/Edit rules are built from them). */
   settings: string[];
 }
@@ -29,6 +29,11 @@ export const PROTECTED: readonly ProtectedPath[] = [
   { id: "secret:signing-key", kind: "secret", what: "an approval signing key", match: { base: /sign(ing)?[-_.]?key/i }, settings: ["**/*signing-key*", "**/*sign-key*"] },
   { id: "secret:pulumi-credentials", kind: "secret", what: "the Pulumi access token", match: { home: ".pulumi/credentials.json" }, settings: ["~/.pulumi/credentials.json"] },
   { id: "secret:cloud-credentials", kind: "secret", what: "cloud and registry credentials", match: { base: /^(\.netrc|credentials|\.pgpass|hosts\.yml)$/i }, settings: ["~/.netrc", "~/.pgpass", "~/.aws/**", "~/.config/gh/**"] },
+  { id: "secret:process-environment", kind: "secret", what: "a process's environment (the credentials it inherited)", match: { abs: /^\/proc\/[^/]+(\/task\/[^/]+)?\/environ$/ }, settings: ["//proc/*/environ", "//proc/*/task/*/environ"] },
+  // The MCP bearer token lives where the README tells operators to keep it; any file so named counts ($XDG_CONFIG_HOME elsewhere).
+  { id: "secret:demesne-config", kind: "secret", what: "demesne's operator config (the MCP bearer token)", match: { home: ".config/demesne/" }, settings: ["~/.config/demesne/**"] },
+  { id: "secret:mcp-token", kind: "secret", what: "the MCP bearer token", match: { base: /^mcp-token/i }, settings: ["**/mcp-token*"] },
+  { id: "secret:npm-credentials", kind: "secret", what: "npm's user config (registry tokens, script-shell)", match: { home: ".npmrc" }, settings: ["~/.npmrc"] },
   { id: "secret:database-dump", kind: "secret", what: "a dump of the recorder (personal data)", match: { base: /\.(dump|pgdump)$/i }, settings: ["**/*.dump"] },
   { id: "tamper:agent-settings", kind: "tamper", what: "the agent settings and hooks", match: { under: ".claude/" }, settings: ["./.claude/**"] },
   { id: "tamper:guard", kind: "tamper", what: "the guard hook", match: { under: "cli/guard/" }, settings: ["./cli/guard/**"] },
@@ -38,6 +43,11 @@ export const PROTECTED: readonly ProtectedPath[] = [
   { id: "tamper:ci", kind: "tamper", what: "CI", match: { under: ".ci/" }, settings: ["./.ci/**", "./.github/**"] },
   { id: "tamper:ci-workflows", kind: "tamper", what: "CI workflows", match: { under: ".github/" }, settings: [] },
   { id: "tamper:git", kind: "tamper", what: "the repository's history", match: { under: ".git/" }, settings: ["./.git/**"] },
+  // Config files that name programs later commands run (core.pager, script-shell) and the profiles a shell reads at start.
+  { id: "tamper:git-config-file", kind: "tamper", what: "git's user config (it names programs git runs)", match: { home: ".gitconfig" }, settings: ["~/.gitconfig", "~/.config/git/**"] },
+  { id: "tamper:git-config-dir", kind: "tamper", what: "git's user config (it names programs git runs)", match: { home: ".config/git/" }, settings: [] },
+  { id: "tamper:npmrc", kind: "tamper", what: "an npm config (its script-shell runs every script)", match: { base: /^\.(npmrc|yarnrc(\.yml)?)$/ }, settings: ["**/.npmrc", "**/.yarnrc", "**/.yarnrc.yml"] },
+  { id: "tamper:shell-profile", kind: "tamper", what: "a shell profile (the agent's next shell runs it)", match: { home: "", base: /^\.(bashrc|bash_profile|bash_login|profile|zshrc|zshenv|zprofile|bash_logout)$/ }, settings: ["~/.bashrc", "~/.bash_profile", "~/.profile", "~/.zshrc", "~/.zshenv"] },
 ];
 
 export interface PathContext {
@@ -64,6 +74,8 @@ export function protectedAt(abs: string, ctx: PathContext): ProtectedPath | unde
     const m = p.match;
     if (m.under && inTree && under(rel, m.under)) return p;
     if (m.home && inHome && under(relHome, m.home)) return p;
+    if (m.abs && m.abs.test(abs)) return p;
+    if (m.home === "" && m.base) { if (inHome && m.base.test(base) && path.dirname(abs) === home) return p; continue; }
     if (m.base && m.base.test(base) && !base.endsWith(".pub")) return p;
   }
   // By name anywhere (`/proc/self/cwd/.demesne/…`, another checkout's store): lexical resolution cannot see links.
@@ -124,7 +136,7 @@ export function samplePaths(ctx: PathContext): string[] {
     "bin/demesne-guard.js", "test/guard/table.ts", "policy-pack/index.ts", ".ci/run", ".github/workflows/ci.yml", ".git/HEAD",
     "Pulumi.control.yaml",
   ].map((r) => path.join(ctx.root, r));
-  leaves.push(path.join(home, ".ssh/id_ed25519"), path.join(home, ".pulumi/credentials.json"));
+  leaves.push(path.join(home, ".ssh/id_ed25519"), path.join(home, ".pulumi/credentials.json"), path.join(home, ".config/demesne/mcp-token"), "/proc/self/environ", "/proc/1/environ");
   const all = new Set<string>();
   for (const l of leaves) for (let d = l; d !== path.dirname(d); d = path.dirname(d)) all.add(d);
   return [...all];

@@ -1,4 +1,6 @@
 import { isCredentialName } from "../../components/model/secrets";
+import { execVarSet, npmProgramSetting, printsEnvironment } from "./env-vars";
+import { unsafeGitConfig } from "./git-config";
 import { OPAQUE, type Word } from "./shell";
 import type { Invocation } from "./unwrap";
 
@@ -46,7 +48,7 @@ const pulumi = (inv: Invocation, f: (pos: string[], fl: string[]) => boolean) =>
 const demesne = (inv: Invocation, subs: string[]) => inv.name === "demesne" && subs.includes(positionals(inv.args, /^--(stack|actor|plan-file|target|layer|token|sign-key|allowed-signers|anchor|kind)$/)[0] ?? "");
 const follows = (pos: string[], a: string, b: string[]) => pos.some((p, k) => p === a && b.includes(pos[k + 1] ?? ""));
 /** What inline code may not mention: it cannot be parsed, so these words stand for what it might do. */
-const INLINE = /child_process|subprocess|os\.(system|popen|exec|remove|unlink|rename)|shutil|exec(Sync|File)?\s*\(|spawn|system\s*\(|popen|`|\bpulumi\b|show.?secrets|\.demesne|\.env\b|\.claude|policy-pack|\.ci\b|\.github|cli\/guard|demesne-guard|\.ssh|id_(rsa|ed25519|ecdsa)|passphrase|credentials|atob|b64decode|base64|fromCharCode|Buffer\.from|\beval\b|writeFile|appendFile|unlink|rmSync|rmdir|rename|open\([^)]*["'][wa]|\\x[0-9a-f]{2}|\bchr\(/i;
+const INLINE = /child_process|subprocess|os\.(system|popen|exec|remove|unlink|rename)|shutil|exec(Sync|File)?\s*\(|spawn|system\s*\(|popen|`|\bpulumi\b|show.?secrets|\.demesne|\.env\b|\.claude|policy-pack|\.ci\b|\.github|cli\/guard|demesne-guard|\.ssh|id_(rsa|ed25519|ecdsa)|passphrase|credentials|atob|b64decode|base64|fromCharCode|Buffer\.from|\beval\b|writeFile|appendFile|unlink|rmSync|rmdir|rename|open\([^)]*["'][wa]|\\x[0-9a-f]{2}|\bchr\(|process\.env|environ|getenv|\bENV\b|Deno\.env/i;
 const INSTEAD_APPLY = "run `demesne plan --stack control` (a dry run saved as a plan), have a person approve it (`demesne approve`), then `demesne apply PLAN`, which asks first";
 
 export const RULES: readonly Rule[] = [
@@ -120,10 +122,23 @@ export const RULES: readonly Rule[] = [
     does: "prints the environment or a credential from it (the stack passphrase, tokens)",
     instead: "name a variable that is not a credential (`echo \"$NODE_ENV\"`)",
     settings: ["Bash(printenv)", "Bash(env)"],
-    test: (inv) => (["printenv", "env"].includes(inv.name) && inv.args.length === 0)
-      || (["export", "set", "declare"].includes(inv.name) && inv.args.length === 0 && inv.via.length === 0)
+    test: (inv) => printsEnvironment(inv.name, inv.args)
       || (inv.name === "printenv" && inv.args.some((w) => isCredentialName(w.text)))
       || inv.vars.some((v) => isCredentialName(v) || /PASSPHRASE|TOKEN|SECRET|PASSWORD|_KEY$/i.test(v)),
+  },
+  {
+    id: "tamper:exec-env", decision: "deny", category: "tamper",
+    does: "sets a variable that makes a later program run another one (GIT_SSH_COMMAND, BASH_ENV, LD_PRELOAD, EDITOR, NODE_OPTIONS=--require, npm's script-shell, a PATH that puts a directory before the old one)",
+    instead: "run the program you mean directly; to add tools to PATH append them (`PATH=$PATH:./node_modules/.bin`)",
+    settings: ["Bash(BASH_ENV=*)", "Bash(export BASH_ENV=*)", "Bash(GIT_SSH_COMMAND=*)", "Bash(export GIT_SSH_COMMAND=*)", "Bash(LD_PRELOAD=*)", "Bash(export LD_PRELOAD=*)", "Bash(GIT_EXTERNAL_DIFF=*)", "Bash(npm config set script-shell *)"],
+    test: (inv) => execVarSet(inv.name, inv.args, inv.assigns) !== undefined || npmProgramSetting(inv.name, inv.args),
+  },
+  {
+    id: "tamper:git-config", decision: "deny", category: "tamper",
+    does: "sets a git config key that runs a program (core.sshCommand, core.pager, core.editor, core.hooksPath, diff.external, alias.*, filters, credential helpers, includes), now or on a later git command",
+    instead: "run the program directly; only harmless keys (user.*, color.*, init.defaultBranch, pull.rebase…) may be set",
+    settings: ["Bash(git config core.sshCommand *)", "Bash(git config core.hooksPath *)", "Bash(git config core.pager *)", "Bash(git config core.editor *)", "Bash(git config diff.external *)", "Bash(git config alias.*)", "Bash(git config --global alias.*)", "Bash(git config --global core.hooksPath *)", "Bash(git -c core.sshCommand*)", "Bash(git -c alias.*)"],
+    test: (inv) => inv.name === "git" && unsafeGitConfig(inv.args) !== undefined,
   },
   {
     id: "person:pulumi-config-change", decision: "deny", category: "tamper",

@@ -1,4 +1,6 @@
 import * as path from "node:path";
+import type { Assign } from "./env-vars";
+import { makeRecipes, sideCommands } from "./inline";
 import { OPAQUE, parseShell, type Redirect, type Scope, type Simple, type Word } from "./shell";
 
 /**
@@ -17,6 +19,8 @@ export interface Invocation {
   stdin?: string;
   /** Variable names expanded anywhere in the command. */
   vars: string[];
+  /** The command's assignment prefix (`GIT_SSH_COMMAND=… git fetch`): kept through wrappers. */
+  assigns?: Assign[];
   via: string[];
   /** Inline code given to an interpreter (`python3 -c`, `node -e`, a heredoc): OPAQUE when unseen. */
   code?: string;
@@ -75,10 +79,10 @@ export function invocations(simples: Simple[], ctx: UnwrapContext, depth = 0): I
     const stdin = s.redirects.find((r) => r.data !== undefined)?.data;
     const vars = [...s.words, ...s.assigns.map((a) => a.value), ...s.redirects.map((r) => r.target)].flatMap((w) => w.vars);
     if (!s.words.length) {
-      if (s.redirects.length || vars.length) out.push({ name: "", args: [], redirects: s.redirects, piped: s.piped, stdin, vars, via: [] });
+      if (s.redirects.length || vars.length || s.assigns.length) out.push({ name: "", args: [], redirects: s.redirects, piped: s.piped, stdin, vars, via: [], assigns: s.assigns });
       continue;
     }
-    peel(s.words, { name: "", args: [], redirects: s.redirects, piped: s.piped, stdin, vars, via: [] }, ctx, out, depth);
+    peel(s.words, { name: "", args: [], redirects: s.redirects, piped: s.piped, stdin, vars, via: [], assigns: s.assigns }, ctx, out, depth);
   }
   return out;
 }
@@ -103,6 +107,25 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
   const afterOptions = (w: string) => skipOptions(rest, VALUED[w] ?? /^$/);
 
   if (name === OPAQUE) return;
+  // Commands a program runs from its own options (`tar --to-command=…`, `awk 'BEGIN{system(…)}'`): judged beside it, which still runs.
+  for (const sc of sideCommands(name, rest)) {
+    if ("script" in sc) for (const i of invocations(parseShell(sc.script, ctx.scope, depth + 1), ctx, depth + 1)) out.push({ ...i, via: [...via, ...i.via] });
+    else if ("unseen" in sc) out.push({ ...base, name: OPAQUE, args: [], via, assigns: [] });
+    else if ("code" in sc) { if (sc.code !== "") inv.code = sc.code; }
+    else if ("codeFile" in sc) inv.code = ctx.readScript?.(sc.codeFile)?.text ?? inv.code;
+    else {
+      inv.redirects = [...inv.redirects, ...sc.writes.map((f) => ({ op: ">", target: lit(f) }))];
+      inv.args = [...inv.args, ...sc.reads.map(lit)];
+    }
+  }
+  if (name === "sudo" || name === "doas") {
+    // `sudo LD_PRELOAD=x.so ls`: sudo takes assignments before the command; they are the command's environment.
+    const ws = afterOptions(name);
+    const j = ws.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w.text));
+    const set = ws.slice(0, j < 0 ? ws.length : j).map((w) => ({ name: w.text.slice(0, w.text.indexOf("=")), value: { ...w, text: w.text.slice(w.text.indexOf("=") + 1) } }));
+    inv.wrapper = true;
+    return peel(ws.slice(set.length), { ...base, via, assigns: [...(base.assigns ?? []), ...set] }, ctx, out, depth + 1);
+  }
   if (PLAIN.has(name) || name === "sudo" || name === "doas" || name === "nice" || name === "stdbuf" || name === "ionice" || name === "exec") {
     return again(afterOptions(name));
   }
@@ -173,11 +196,11 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
     return;
   }
   // A script file is read and judged like the line that runs it, its own variables unseen (fresh scope).
-  const scriptFile = (file: string) => {
+  const scriptFile = (file: string, transform = (t: string) => t) => {
     if (base.via.includes(file)) return; // a script that runs itself (`exec sudo … bash .ci/run`)
     const read = ctx.readScript?.(file);
     if (read === undefined) return;
-    const text = read.text;
+    const text = transform(read.text);
     inv.wrapper = true;
     const fresh = { vars: new Map([...ctx.scope.vars].filter(([k]) => k === "HOME" || k === "PWD")), aliases: new Map<string, string>() };
     let inner: Invocation[];
@@ -190,6 +213,19 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
     }
     for (const i of inner) out.push({ ...i, via: [...via, file, ...i.via.filter((v) => v !== file)], inScript: read.inTree });
   };
+  if (name === "make" || name === "gmake") {
+    // A Makefile's recipes run like a script file's commands (no Makefile: make runs nothing of the agent's).
+    if (rest.some((w) => /^(-E|--eval)/.test(w.text))) return void out.push({ ...base, name: OPAQUE, args: [], via });
+    const dir = optionValue(rest, /^(-C|--directory)$/);
+    const given = optionValue(rest, /^(-f|--file|--makefile)$/);
+    const names = given !== undefined ? [given] : ["GNUmakefile", "makefile", "Makefile"];
+    for (const n of names) {
+      const f = dir !== undefined && !n.startsWith("/") ? `${dir}/${n}` : n;
+      if (f.includes(OPAQUE)) return void out.push({ ...base, name: OPAQUE, args: [], via });
+      if (ctx.readScript?.(f) !== undefined) return scriptFile(f, makeRecipes);
+    }
+    return;
+  }
   if (name === "source" || name === ".") return rest[0]?.opaque ? again([lit(OPAQUE)]) : rest[0] ? scriptFile(rest[0].text) : undefined;
   if (SHELLS.has(name) || name === "su" || name === "script") return shell(name, rest, inv, again, script, scriptFile);
 }
@@ -242,6 +278,8 @@ function npm(name: string, rest: Word[], ctx: UnwrapContext, again: (ws: Word[])
   const sub = rest.findIndex((w) => !w.text.startsWith("-"));
   const verb = lc(rest[sub]);
   const args = rest.slice(sub + 1);
+  const call = args.findIndex((w) => w.text === "-c" || w.text.startsWith("--call"));
+  if (["exec", "x", "dlx"].includes(verb) && call >= 0) return script(args[call]!.text.includes("=") ? args[call]!.text.split("=").slice(1).join("=") : args[call + 1]?.opaque ? OPAQUE : args[call + 1]?.text ?? "");
   if (["exec", "x", "dlx"].includes(verb)) return again(skipOptions(args.filter((w) => w.text !== "--"), /^(-p|--package)$/));
   let named: Word | undefined;
   if (["run", "run-script", "rum", "urn"].includes(verb)) named = args.find((w) => !w.text.startsWith("-"));
@@ -259,6 +297,17 @@ function npm(name: string, rest: Word[], ctx: UnwrapContext, again: (ws: Word[])
   const extra = (named === rest[sub] ? args : args.slice(args.indexOf(named) + 1)).filter((w) => w.text !== "--");
   if (extra.some((w) => w.opaque)) return script(`${body} ${OPAQUE}`);
   script(`${body} ${extra.map((w) => quote(w.text)).join(" ")}`);
+}
+
+/** `-f X`, `-fX`, `--file=X`, `--file X`: the last value given. */
+function optionValue(words: Word[], re: RegExp): string | undefined {
+  let v: string | undefined;
+  words.forEach((w, k) => {
+    const [flag, ...eq] = w.text.split("=");
+    if (re.test(flag!)) v = eq.length ? eq.join("=") : words[k + 1]?.opaque ? OPAQUE : words[k + 1]?.text;
+    else if (/^-[fC]./.test(w.text) && re.test(w.text.slice(0, 2))) v = w.text.slice(2);
+  });
+  return v;
 }
 
 function skipOptions(words: Word[], valued: RegExp): Word[] {

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { decideCommand } from "../../cli/guard/decide";
+import { decideCommand, decideFile } from "../../cli/guard/decide";
 import { CTX } from "./context";
 import { ALLOWED, ASKED, BLOCKED, type Row } from "./table";
 
@@ -45,6 +45,14 @@ describe("the guard's command table", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("never lets the Read tool open a process's environment or the MCP token", () => {
+    for (const f of ["/proc/self/environ", "/proc/1/environ", "/proc/self/task/7/environ", "~/.config/demesne/mcp-token", "/home/agent/.config/demesne/config.json", "/xdg/demesne/mcp-token"]) {
+      expect(decideFile("Read", { file_path: f }, CTX).decision, f).toBe("deny");
+    }
+    expect(decideFile("Read", { file_path: "/proc/self/cmdline" }, CTX).decision).toBe("allow");
+    expect(decideFile("Edit", { file_path: "/home/agent/.gitconfig" }, CTX).decision).toBe("deny");
   });
 
   it("says what to do instead", () => {
