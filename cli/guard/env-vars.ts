@@ -12,7 +12,7 @@ const EXEC_VARS = new RegExp("^(" + [
   "GIT_CONFIG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_EXEC_PATH", "GIT_TEMPLATE_DIR", "GIT_DIR", "GIT_COMMON_DIR",
   "BASH_ENV", "ENV", "SHELL", "SHELLOPTS", "BASHOPTS", "PROMPT_COMMAND", "PS[0-4]", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT",
   "DYLD_INSERT_LIBRARIES", "DYLD_LIBRARY_PATH", "GCONV_PATH", "PAGER", "MANPAGER", "EDITOR", "VISUAL", "LESSOPEN", "LESSCLOSE",
-  "BROWSER", "PYTHONSTARTUP", "PERL5OPT", "PERL5DB", "RUBYOPT", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "XDG_CONFIG_HOME", "HOME",
+  "BROWSER", "PYTHONSTARTUP", "PERL5OPT", "PERL5DB", "RUBYOPT", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "XDG_CONFIG_HOME", "HOME", "BASH_FUNC_.*",
 ].join("|") + ")$");
 /** npm settings that are plainly not programs; every other `npm_config_*` is refused (script-shell, git, editor, userconfig…). */
 const NPM_SAFE = /^(loglevel|fund|audit|update_notifier|progress|color|yes|ignore_scripts|cache|registry|prefer_offline|prefer_online|save_exact|omit|include|production|foreground_scripts)$/i;
@@ -45,9 +45,15 @@ export function execVar(name: string, value: Word | undefined): boolean {
 export function assignedVars(name: string, args: Word[], assigns: Assign[] = []): { name: string; value?: Word }[] {
   const out: { name: string; value?: Word }[] = [...assigns];
   if (SETTERS.has(name)) {
+    const nameref = name !== "env" && args.some((w) => /^-[a-zA-Z]*n/.test(w.text));
     for (const a of args) {
-      const m = NAME_EQ.exec(a.text);
-      if (m) out.push({ name: m[1]!, value: { ...a, text: a.text.slice(a.text.indexOf("=") + 1) } });
+      // env takes any NAME=… (`BASH_FUNC_ls%%=() {…}` exports a function); the shell only proper names.
+      const m = name === "env" ? /^([^=/]+)=/.exec(a.text) : NAME_EQ.exec(a.text);
+      const v = { ...a, text: a.text.slice(a.text.indexOf("=") + 1) };
+      // `declare -n r=BASH_ENV; r=x` sets the variable the reference names.
+      if (m && nameref) out.push({ name: m[1]!, value: v }, { name: v.opaque ? OPAQUE : v.text });
+      else if (m) out.push({ name: m[1]!, value: v });
+      else if (a.opaque && !a.text.startsWith("-")) { out.push({ name: OPAQUE }); if (name === "env") break; }
       else if (name !== "env" && !name.endsWith("make") && /^[A-Za-z_][A-Za-z0-9_]*$/.test(a.text)) out.push({ name: a.text });
       else if (name === "env" && !a.text.startsWith("-")) break; // the command env runs
     }

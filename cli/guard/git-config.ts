@@ -37,8 +37,17 @@ export function unsafeGitConfig(args: Word[]): string | undefined {
     if (GLOBAL_VALUED.test(t)) { k++; continue; }
     if (!t.startsWith("-")) break;
   }
-  if (args[k]?.text.toLowerCase() !== "config") return undefined;
+  const sub = args[k]?.text.toLowerCase();
   const rest = args.slice(k + 1);
+  // `git clone -c KEY=…` sets the new repository's config; `--template` copies its hooks from elsewhere.
+  if (sub === "clone" || sub === "init") {
+    for (let j = 0; j < rest.length; j++) {
+      const t = rest[j]!.text;
+      if (t.startsWith("--template")) return "--template";
+      if (t === "-c" || t === "--config" || t.startsWith("--config=")) { const kv = t.includes("=") ? t.slice(t.indexOf("=") + 1) : rest[++j]?.text ?? OPAQUE; const key = kv.split("=")[0]!; if (!safeGitKey(key)) return key; }
+    }
+  }
+  if (sub !== "config") return undefined;
   const pos: string[] = [];
   let read = false;
   for (let j = 0; j < rest.length; j++) {

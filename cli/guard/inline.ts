@@ -34,7 +34,7 @@ const asScript = (v: string): Side => (v.includes(OPAQUE) ? { unseen: "an option
 const AWKS = new Set(["awk", "gawk", "mawk", "nawk"]);
 const VIMS = new Set(["vim", "vi", "nvim", "ex", "view", "vimdiff", "gvim", "rvim", "evim", "gview"]);
 /** awk's own ways to run a program: `print | "cmd"`, `"cmd" | getline`, `|&` coprocesses. */
-const AWK_PIPE = /\|\s*&|\|\s*"|"\s*\|\s*getline|\|\s*[A-Za-z_]|\bsystem\s*\(/;
+const AWK_PIPE = /@load|\|\s*&|\|\s*"|"\s*\|\s*getline|\|\s*[A-Za-z_]|\bsystem\s*\(/;
 
 export function sideCommands(name: string, args: Word[]): Side[] {
   if (AWKS.has(name)) return awk(args);
@@ -47,6 +47,7 @@ export function sideCommands(name: string, args: Word[]): Side[] {
     ];
   }
   if (name === "rsync") return optionValues(args, /^(-e|--rsh)$/).map(asScript);
+  if ((name === "less" || name === "more") && args.some((w) => /^(-k|--lesskey-file|--lesskey-src)/.test(w.text))) return [{ unseen: "a lesskey file (it binds commands)" }];
   if (name === "less" || name === "more" || name === "most") return args.filter((w) => /^\+/.test(w.text)).map((w) => pagerCommand(w.text.slice(1)));
   if (name === "gdb" || name === "cgdb") return optionValues(args, /^(-ex|--ex|-iex|--iex|-eval-command|--eval-command|-init-eval-command|-x|--command|-ix)$/).map(gdbCommand);
   if (name === "zip") return optionValues(args, /^(-TT|--unzip-command)$/).map(asScript);
@@ -184,6 +185,8 @@ function git(args: Word[]): Side[] {
   const sub = args[k]?.text.toLowerCase() ?? "";
   const rest = args.slice(k + 1);
   const out = optionValues(rest, /^(--upload-pack|--receive-pack|--exec|-u)$/).filter(() => sub !== "commit" && sub !== "add" && sub !== "status" && sub !== "ls-files").map(asScript);
+  if (sub === "grep") out.push(...rest.filter((w) => /^(-O|--open-files-in-pager)/.test(w.text)).map((w) => { const v = w.text.replace(/^(-O|--open-files-in-pager=?)/, ""); return v === "" ? { unseen: "git grep's pager" } : asScript(v); }));
+  if (sub === "send-email") out.push(...optionValues(rest, /^(--sendmail-cmd|--smtp-server)$/).map(asScript));
   if (sub === "rebase") out.push(...optionValues(rest, /^(-x|--exec)$/).map(asScript));
   if (sub === "difftool" || sub === "mergetool") out.push(...optionValues(rest, /^(-x|--extcmd|-t|--tool)$/).map((v) => ({ unseen: `a ${sub} program (${v.replace(OPAQUE, "$…")})` })));
   if (sub === "submodule" && rest.some((w) => w.text === "foreach")) { const f = rest.findIndex((w) => w.text === "foreach"); const c = rest.slice(f + 1).filter((w) => !w.text.startsWith("--")); out.push(c.some((w) => w.opaque) ? { unseen: "a submodule command" } : { script: c.map((w) => w.text).join(" ") }); }

@@ -29,7 +29,7 @@ export const PROTECTED: readonly ProtectedPath[] = [
   { id: "secret:signing-key", kind: "secret", what: "an approval signing key", match: { base: /sign(ing)?[-_.]?key/i }, settings: ["**/*signing-key*", "**/*sign-key*"] },
   { id: "secret:pulumi-credentials", kind: "secret", what: "the Pulumi access token", match: { home: ".pulumi/credentials.json" }, settings: ["~/.pulumi/credentials.json"] },
   { id: "secret:cloud-credentials", kind: "secret", what: "cloud and registry credentials", match: { base: /^(\.netrc|credentials|\.pgpass|hosts\.yml)$/i }, settings: ["~/.netrc", "~/.pgpass", "~/.aws/**", "~/.config/gh/**"] },
-  { id: "secret:process-environment", kind: "secret", what: "a process's environment (the credentials it inherited)", match: { abs: /^\/proc\/[^/]+(\/task\/[^/]+)?\/environ$/ }, settings: ["//proc/*/environ", "//proc/*/task/*/environ"] },
+  { id: "secret:process-environment", kind: "secret", what: "a process's environment (the credentials it inherited)", match: { abs: /\/proc\/[^/]+(\/task\/[^/]+)?\/environ$/ }, settings: ["//proc/*/environ", "//proc/*/task/*/environ"] },
   // The MCP bearer token lives where the README tells operators to keep it; any file so named counts ($XDG_CONFIG_HOME elsewhere).
   { id: "secret:demesne-config", kind: "secret", what: "demesne's operator config (the MCP bearer token)", match: { home: ".config/demesne/" }, settings: ["~/.config/demesne/**"] },
   { id: "secret:mcp-token", kind: "secret", what: "the MCP bearer token", match: { base: /^mcp-token/i }, settings: ["**/mcp-token*"] },

@@ -48,7 +48,7 @@ const pulumi = (inv: Invocation, f: (pos: string[], fl: string[]) => boolean) =>
 const demesne = (inv: Invocation, subs: string[]) => inv.name === "demesne" && subs.includes(positionals(inv.args, /^--(stack|actor|plan-file|target|layer|token|sign-key|allowed-signers|anchor|kind)$/)[0] ?? "");
 const follows = (pos: string[], a: string, b: string[]) => pos.some((p, k) => p === a && b.includes(pos[k + 1] ?? ""));
 /** What inline code may not mention: it cannot be parsed, so these words stand for what it might do. */
-const INLINE = /child_process|subprocess|os\.(system|popen|exec|remove|unlink|rename)|shutil|exec(Sync|File)?\s*\(|spawn|system\s*\(|popen|`|\bpulumi\b|show.?secrets|\.demesne|\.env\b|\.claude|policy-pack|\.ci\b|\.github|cli\/guard|demesne-guard|\.ssh|id_(rsa|ed25519|ecdsa)|passphrase|credentials|atob|b64decode|base64|fromCharCode|Buffer\.from|\beval\b|writeFile|appendFile|unlink|rmSync|rmdir|rename|open\([^)]*["'][wa]|\\x[0-9a-f]{2}|\bchr\(|process\.env|environ|getenv|\bENV\b|Deno\.env/i;
+const INLINE = /child_process|subprocess|os\.(system|popen|exec|remove|unlink|rename)|shutil|exec(Sync|File)?\s*\(|spawn|system\s*\(|popen|`|\bpulumi\b|show.?secrets|\.demesne|\.env\b|\.claude|policy-pack|\.ci\b|\.github|cli\/guard|demesne-guard|\.ssh|id_(rsa|ed25519|ecdsa)|passphrase|credentials|atob|b64decode|base64|fromCharCode|Buffer\.from|\beval\b|writeFile|appendFile|unlink|rmSync|rmdir|rename|open\([^)]*["'][wa]|\\x[0-9a-f]{2}|\bchr\(|\bsystem\b|\bexec\b|\bqx\b|popen|%x\{|process\.env|environ|getenv|\bENV\b|Deno\.env/i;
 const INSTEAD_APPLY = "run `demesne plan --stack control` (a dry run saved as a plan), have a person approve it (`demesne approve`), then `demesne apply PLAN`, which asks first";
 
 export const RULES: readonly Rule[] = [

@@ -63,6 +63,8 @@ const VALUED: Record<string, RegExp> = {
   git: /^(-C|-c|--git-dir|--work-tree|--namespace|--exec-path|--config-env)$/,
 };
 const MAX_UNWRAP = 16;
+/** A file name that is the command's own standard input (or another descriptor): its program is what arrives there. */
+export const STDIN_FILE = /^(-|\/dev\/stdin|\/dev\/fd\/\d+|\/proc\/[^/]+\/fd\/\d+)$/;
 const BLAST_TEXT = /\bpulumi\b[^\n]*\b(destroy|down|up|update|refresh|import|state|rm|cancel)\b|--show-secrets|--target-replace/i;
 const lit = (text: string): Word => ({ text, opaque: text.includes(OPAQUE), glob: false, vars: [] });
 const lc = (w: Word | undefined) => (w ? w.text.toLowerCase() : "");
@@ -112,7 +114,7 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
     if ("script" in sc) for (const i of invocations(parseShell(sc.script, ctx.scope, depth + 1), ctx, depth + 1)) out.push({ ...i, via: [...via, ...i.via] });
     else if ("unseen" in sc) out.push({ ...base, name: OPAQUE, args: [], via, assigns: [] });
     else if ("code" in sc) { if (sc.code !== "") inv.code = sc.code; }
-    else if ("codeFile" in sc) inv.code = ctx.readScript?.(sc.codeFile)?.text ?? inv.code;
+    else if ("codeFile" in sc) inv.code = STDIN_FILE.test(sc.codeFile) ? inv.stdin ?? OPAQUE : ctx.readScript?.(sc.codeFile)?.text ?? inv.code;
     else {
       inv.redirects = [...inv.redirects, ...sc.writes.map((f) => ({ op: ">", target: lit(f) }))];
       inv.args = [...inv.args, ...sc.reads.map(lit)];
@@ -139,7 +141,7 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
       const arg = rest[split]!.text.includes("=") ? rest[split]!.text.split("=").slice(1).join("=") : rest[split + 1]?.text ?? "";
       return script(arg + " " + rest.slice(split + (rest[split]!.text.includes("=") ? 1 : 2)).map((w) => quote(w.text)).join(" "));
     }
-    const cmd = afterOptions(name).filter((w, k, a) => !(/^[A-Za-z_][A-Za-z0-9_]*=/.test(w.text) && a.slice(0, k).every((x) => x.text.includes("="))));
+    const cmd = afterOptions(name).filter((w, k, a) => !(/^[^=/]+=/.test(w.text) && a.slice(0, k).every((x) => x.text.includes("="))));
     return again(cmd);
   }
   if (name === "timeout") {
@@ -147,7 +149,10 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
     return again(r.slice(1));
   }
   if (name === "xargs") {
-    const r = afterOptions(name);
+    // `-I{}`: each word holding the replacement string is the input, which the guard cannot see.
+    const i = rest.findIndex((w) => /^(-I|-i|--replace)/.test(w.text));
+    const rep = i < 0 ? undefined : /^(-I|--replace)$/.test(rest[i]!.text) ? rest[i + 1]?.text : rest[i]!.text.replace(/^(-I|-i|--replace=?)/, "") || "{}";
+    const r = afterOptions(name).map((w) => (rep && w.text.includes(rep) ? lit(OPAQUE) : w));
     return again(r.length ? [...r, lit(OPAQUE)] : [lit("echo"), lit(OPAQUE)]);
   }
   if (name === "watch") return script(afterOptions(name).map((w) => w.text).join(" "));
@@ -221,11 +226,12 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
     const names = given !== undefined ? [given] : ["GNUmakefile", "makefile", "Makefile"];
     for (const n of names) {
       const f = dir !== undefined && !n.startsWith("/") ? `${dir}/${n}` : n;
-      if (f.includes(OPAQUE)) return void out.push({ ...base, name: OPAQUE, args: [], via });
+      if (f.includes(OPAQUE) || STDIN_FILE.test(f)) return void out.push({ ...base, name: OPAQUE, args: [], via });
       if (ctx.readScript?.(f) !== undefined) return scriptFile(f, makeRecipes);
     }
     return;
   }
+  if ((name === "source" || name === ".") && rest[0] && STDIN_FILE.test(rest[0].text)) return inv.stdin !== undefined ? script(inv.stdin) : again([lit(OPAQUE)]);
   if (name === "source" || name === ".") return rest[0]?.opaque ? again([lit(OPAQUE)]) : rest[0] ? scriptFile(rest[0].text) : undefined;
   if (SHELLS.has(name) || name === "su" || name === "script") return shell(name, rest, inv, again, script, scriptFile);
 }
@@ -242,7 +248,7 @@ function shell(name: string, rest: Word[], inv: Invocation, again: (ws: Word[]) 
     if (t === "-o" || t === "+o" || t === "--rcfile" || t === "--init-file") { k++; continue; }
     if (!t.startsWith("-") && !t.startsWith("+")) break;
   }
-  const arg = rest[k];
+  const arg = rest[k] && STDIN_FILE.test(rest[k]!.text) ? undefined : rest[k];
   if (inline) {
     if (!arg || arg.opaque) return again([lit(OPAQUE)]);
     return script(arg.text);
@@ -267,7 +273,7 @@ function interpreter(rest: Word[], inv: Invocation): void {
     return;
   }
   const file = rest.find((w) => !w.text.startsWith("-"));
-  if (file && file.text !== "-") return;
+  if (file && !STDIN_FILE.test(file.text)) return;
   if (inv.stdin !== undefined) inv.code = inv.stdin;
   else if (inv.piped || inv.redirects.some((r) => r.op === "<" || r.op === "<&")) inv.stdin = OPAQUE;
 }
