@@ -194,6 +194,29 @@ function nested(inv: Invocation): Invocation[] {
   return [{ ...inv, name: path.posix.basename(inv.args[k]!.text).toLowerCase().replace(/\.exe$/, ""), args: inv.args.slice(k + 1), via: [...inv.via, inv.name] }];
 }
 
+/**
+ * git run in another repository reads that repository's config and hooks (`core.pager`, `.git/hooks/…`),
+ * which any plain write can set: refused outside the work tree, except where no repository is read yet.
+ */
+function gitElsewhere(inv: Invocation, cwd: string | undefined, ctx: DecideContext): Verdict | undefined {
+  let dir = cwd;
+  let k = 0;
+  for (; k < inv.args.length; k++) {
+    const w = inv.args[k]!;
+    const [flag, ...eq] = w.text.split("=");
+    if (flag === "-C" || flag === "--git-dir" || flag === "--work-tree") {
+      const v = eq.length ? { ...w, text: eq.join("=") } : inv.args[++k];
+      dir = !v || v.opaque || dir === undefined ? undefined : resolveWord(v.text, dir, ctx.home);
+    } else if (flag === "-c" || flag === "--namespace" || flag === "--config-env") { if (!eq.length) k++; }
+    else if (!w.text.startsWith("-")) break;
+  }
+  const sub = inv.args[k]?.text.toLowerCase() ?? "";
+  if (["", "clone", "init", "ls-remote", "version", "help", "config"].includes(sub)) return undefined;
+  const rel = dir === undefined ? ".." : path.relative(ctx.root, dir);
+  if (!rel.startsWith("..") && !path.isAbsolute(rel)) return undefined;
+  return { decision: "deny", rule: "tamper:git-config", category: "tamper", reason: "refused: this runs git in a repository outside the work tree, whose config and hooks (core.pager, .git/hooks) the guard cannot see. Instead: work in this checkout; ask a person to look at another repository." };
+}
+
 function ruleVerdicts(inv: Invocation): Verdict[] {
   if (inv.name !== "" && !inv.wrapper) {
     const inner = nested(inv);
@@ -239,6 +262,8 @@ export function decideCommand(command: string, ctx: DecideContext): Verdict {
     if (rm) found.push(rm);
     const p = checkPaths(inv, cwd ?? ctx.cwd, ctx);
     if (p) found.push(p);
+    const g = inv.name === "git" ? gitElsewhere(inv, cwd, ctx) : undefined;
+    if (g) found.push(g);
     if (inv.name === "cd" || inv.name === "pushd") {
       const to = inv.args.find((w) => !w.text.startsWith("-"));
       cwd = !to ? ctx.home ?? os.homedir() : to.opaque || to.text === "-" || cwd === undefined ? undefined : resolveWord(to.text, cwd, ctx.home);

@@ -184,7 +184,8 @@ function git(args: Word[]): Side[] {
   while (k < args.length && args[k]!.text.startsWith("-")) k += GIT_SUB_VALUED.test(args[k]!.text) ? 2 : 1;
   const sub = args[k]?.text.toLowerCase() ?? "";
   const rest = args.slice(k + 1);
-  const out = optionValues(rest, /^(--upload-pack|--receive-pack|--exec|-u)$/).filter(() => sub !== "commit" && sub !== "add" && sub !== "status" && sub !== "ls-files").map(asScript);
+  // `-u` is --upload-pack only for clone (for fetch, push, add, branch it means something else).
+  const out = optionValues(rest, sub === "clone" ? /^(--upload-pack|--receive-pack|--exec|-u)$/ : /^(--upload-pack|--receive-pack|--exec)$/).map(asScript);
   if (sub === "grep") out.push(...rest.filter((w) => /^(-O|--open-files-in-pager)/.test(w.text)).map((w) => { const v = w.text.replace(/^(-O|--open-files-in-pager=?)/, ""); return v === "" ? { unseen: "git grep's pager" } : asScript(v); }));
   if (sub === "send-email") out.push(...optionValues(rest, /^(--sendmail-cmd|--smtp-server)$/).map(asScript));
   if (sub === "rebase") out.push(...optionValues(rest, /^(-x|--exec)$/).map(asScript));

@@ -310,6 +310,12 @@ export const BLOCKED: Row[] = [
     ["alias g='GIT_SSH_COMMAND=x git'; g fetch", "tamper:exec-env"],
     ["while read -d '' l; do echo $l; done < /proc/self/environ", "secret:process-environment"],
   ]),
+  ...deny("git in another repository (its config and hooks are unseen)", [
+    ["git -C /tmp/r log", "tamper:git-config"],
+    ["cd /tmp/r && git commit -m x", "tamper:git-config"],
+    ["git --git-dir=/tmp/e/.git log", "tamper:git-config"],
+    ["cd $X && git status", "tamper:git-config"],
+  ]),
   ...deny("unparseable (refused)", [
     ["echo \"unclosed", "unseen:unparseable"], "cat <<EOF\n$(pulumi destroy)\nEOF", "echo 'no end", "cat <<EOF\nnever ends",
     "select x in a; do pulumi up; done", "case x in a) true", "coproc pulumi up",
@@ -357,5 +363,5 @@ export const ALLOWED: Row[] = allow([
   "bash .ci/run", "case \"$1\" in a) echo a ;; *) echo other ;; esac", "f() { echo hi; }; f", "declare -A SEEN=() && echo ok",
   "tar czf /tmp/src.tgz cli components", "cat test/guard/table.ts | head", "echo pulumi up", "grep -rn pulumi docs", "npm test -- --reporter=dot", "npm run test -- test/guard", "git diff --cached -- .claude", "python3 -c 'print(1+1)'", "DEMESNE_STATE_DIR=/tmp/s demesne audit verify",
   // Honest neighbours of the exec-through-config/env/options rows.
-  "PATH=$PATH:./node_modules/.bin npx tsc", "export PATH=\"${PATH}:/opt/bin\"", "cat /proc/self/cmdline", "awk '{print $1}' package.json", "vim -c 'wq' x.txt", "sed 's/a/b/g' x", "git config user.name \"A B\"", "git clone https://x.example/r.git", "git init", "git config --get user.email", "git -c color.ui=always log", "ps -C node", "git config --list", "git config --show-origin --get user.email", "git config init.defaultBranch main", "git config --global user.email a@b.example", "git config get user.name", "PATH=\"$PATH:$HOME/.local/bin\" npm test", "export PATH=$PATH:./node_modules/.bin", "awk -F: '{print $1}' /etc/passwd", "sed -n '/^export/p' cli/guard/rules.ts", "less +G README.md", "cat /proc/cpuinfo", "ps aux", "ps -ef", "NODE_OPTIONS=--max-old-space-size=4096 npx vitest run", "npm_config_loglevel=silent npm test", "git config user.name", "make -f test/guard/fixtures/make/fine.mk", "sort -u package.json", "sed -i 's/a/b/' cli/main.ts", "git -c advice.detachedHead=false log", "cat \"$XDG_CONFIG_HOME/git/config\"", "echo \"$EDITOR\"", "git commit -m \"set EDITOR=vim and PATH=/x:$PATH in docs\"", "make",
+  "PATH=$PATH:./node_modules/.bin npx tsc", "export PATH=\"${PATH}:/opt/bin\"", "cat /proc/self/cmdline", "awk '{print $1}' package.json", "vim -c 'wq' x.txt", "sed 's/a/b/g' x", "git config user.name \"A B\"", "git clone https://x.example/r.git", "git init", "git -C cli log", "cd /tmp && git clone https://x.example/r.git", "git fetch -u origin", "cd cli/guard && git diff .", "git config --get user.email", "git -c color.ui=always log", "ps -C node", "git config --list", "git config --show-origin --get user.email", "git config init.defaultBranch main", "git config --global user.email a@b.example", "git config get user.name", "PATH=\"$PATH:$HOME/.local/bin\" npm test", "export PATH=$PATH:./node_modules/.bin", "awk -F: '{print $1}' /etc/passwd", "sed -n '/^export/p' cli/guard/rules.ts", "less +G README.md", "cat /proc/cpuinfo", "ps aux", "ps -ef", "NODE_OPTIONS=--max-old-space-size=4096 npx vitest run", "npm_config_loglevel=silent npm test", "git config user.name", "make -f test/guard/fixtures/make/fine.mk", "sort -u package.json", "sed -i 's/a/b/' cli/main.ts", "git -c advice.detachedHead=false log", "cat \"$XDG_CONFIG_HOME/git/config\"", "echo \"$EDITOR\"", "git commit -m \"set EDITOR=vim and PATH=/x:$PATH in docs\"", "make",
 ]);
