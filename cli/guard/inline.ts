@@ -8,7 +8,8 @@ import { OPAQUE, type Word } from "./shell";
  * "unseen". What is not understood is unseen, never guessed.
  */
 export type Side =
-  | { script: string }
+  /** `stdin`: the command reads data the guard cannot see (an archive member, the editor's buffer): `sh` there runs it. */
+  | { script: string; stdin?: boolean }
   | { code: string }
   | { unseen: string }
   /** Files a sed script writes (`w f`) or reads (`r f`): judged like a redirection or an argument. */
@@ -16,7 +17,7 @@ export type Side =
   /** An awk program file (`-f f`), judged like inline code. */
   | { codeFile: string };
 
-const value = (args: Word[], k: number): string => {
+export const value = (args: Word[], k: number): string => {
   const w = args[k]!;
   const eq = w.text.indexOf("=");
   if (w.text.startsWith("--") && eq > 0) return w.text.slice(eq + 1);
@@ -29,7 +30,8 @@ function optionValues(args: Word[], re: RegExp): string[] {
   args.forEach((w, k) => { if (re.test(w.text.split("=")[0]!)) out.push(w.opaque ? OPAQUE : value(args, k)); });
   return out;
 }
-const asScript = (v: string): Side => (v.includes(OPAQUE) ? { unseen: "an option's command" } : { script: v });
+const asScript = (v: string, stdin = false): Side => (v.includes(OPAQUE) ? { unseen: "an option's command" } : { script: v, stdin });
+const fed = (v: string) => asScript(v, true);
 
 const AWKS = new Set(["awk", "gawk", "mawk", "nawk"]);
 const VIMS = new Set(["vim", "vi", "nvim", "ex", "view", "vimdiff", "gvim", "rvim", "evim", "gview"]);
@@ -42,22 +44,23 @@ export function sideCommands(name: string, args: Word[]): Side[] {
   if (name === "sed" || name === "gsed") return sed(args);
   if (name === "tar" || name === "gtar" || name === "bsdtar") {
     return [
-      ...optionValues(args, /^(--to-command|--use-compress-program|-I|--rsh-command|--info-script|-F|--new-volume-script)$/).map(asScript),
+      ...optionValues(args, /^(--to-command|--use-compress-program|-I)$/).map((v) => fed(v)),
+      ...optionValues(args, /^(--rsh-command|--info-script|-F|--new-volume-script)$/).map((v) => asScript(v)),
       ...args.filter((w) => /^--checkpoint-action=exec=/.test(w.text)).map((w) => asScript(w.text.replace(/^--checkpoint-action=exec=/, ""))),
     ];
   }
-  if (name === "rsync") return optionValues(args, /^(-e|--rsh)$/).map(asScript);
+  if (name === "rsync") return optionValues(args, /^(-e|--rsh)$/).map((v) => asScript(v));
   if ((name === "less" || name === "more") && args.some((w) => /^(-k|--lesskey-file|--lesskey-src)/.test(w.text))) return [{ unseen: "a lesskey file (it binds commands)" }];
   if (name === "less" || name === "more" || name === "most") return args.filter((w) => /^\+/.test(w.text)).map((w) => pagerCommand(w.text.slice(1)));
   if (name === "gdb" || name === "cgdb") return optionValues(args, /^(-ex|--ex|-iex|--iex|-eval-command|--eval-command|-init-eval-command|-x|--command|-ix)$/).map(gdbCommand);
-  if (name === "zip") return optionValues(args, /^(-TT|--unzip-command)$/).map(asScript);
-  if (name === "sort") return optionValues(args, /^--compress-program$/).map(asScript);
-  if (name === "man") return optionValues(args, /^(-P|--pager|-H|--html)$/).map(asScript);
+  if (name === "zip") return optionValues(args, /^(-TT|--unzip-command)$/).map((v) => asScript(v));
+  if (name === "sort") return optionValues(args, /^--compress-program$/).map((v) => fed(v));
+  if (name === "man") return optionValues(args, /^(-P|--pager|-H|--html)$/).map((v) => asScript(v));
   if (name === "ssh" || name === "scp" || name === "sftp") {
     return [
       ...optionValues(args, /^-o$/).flatMap((o) => { const m = /^(ProxyCommand|LocalCommand|KnownHostsCommand|Match)\s*[= ]\s*(.*)$/is.exec(o); return m ? [asScript(m[2]!.replace(/^exec\s+/i, ""))] : []; }),
       ...args.filter((w) => /^-o(ProxyCommand|LocalCommand|KnownHostsCommand)=/i.test(w.text)).map((w) => asScript(w.text.slice(w.text.indexOf("=") + 1))),
-      ...(name !== "ssh" ? optionValues(args, /^-S$/).map(asScript) : []),
+      ...(name !== "ssh" ? optionValues(args, /^-S$/).map((v) => asScript(v)) : []),
     ];
   }
   if (name === "git") return git(args);
@@ -86,10 +89,12 @@ function awk(args: Word[]): Side[] {
 
 /** One ex command: `!cmd` (and `r !cmd`, `w !cmd`) runs a shell; anything that may reach one is unseen; edits and quitting are fine. */
 function exCommand(c: string): Side | undefined {
-  const t = c.replace(/^[:\s]+/, "").replace(/^(%|\d+(,\d+)?|'<,'>|\.(,\$)?)\s*/, "");
+  const u = c.replace(/^[:\s]+/, "");
+  const t = u.replace(/^(%|\d+(,\d+)?|'<,'>|\.(,\$)?)\s*/, "");
   if (t.includes(OPAQUE)) return { unseen: "an editor command" };
   const bang = /^(r(ead)?|w(rite)?)?\s*!(.*)$/s.exec(t);
-  if (bang) return asScript(bang[4]!);
+  // `%!cmd` and `w !cmd` feed the buffer to the command; `r !cmd` and a bare `!cmd` do not.
+  if (bang) return asScript(bang[4]!, t !== u || /^w/.test(t));
   if (/^(wq?a?!?|x(it)?|q(uit)?a?!?|set?\s[\w=,.+-]+|syn(tax)?\s+\w+|\d+)$/.test(t)) return undefined;
   if (/^s(ubstitute)?([/#|,]).*$/.test(t) && !t.includes("\\=")) return undefined;
   return { unseen: "an editor command that may run a program" };
@@ -185,10 +190,10 @@ function git(args: Word[]): Side[] {
   const sub = args[k]?.text.toLowerCase() ?? "";
   const rest = args.slice(k + 1);
   // `-u` is --upload-pack only for clone (for fetch, push, add, branch it means something else).
-  const out = optionValues(rest, sub === "clone" ? /^(--upload-pack|--receive-pack|--exec|-u)$/ : /^(--upload-pack|--receive-pack|--exec)$/).map(asScript);
+  const out = optionValues(rest, sub === "clone" ? /^(--upload-pack|--receive-pack|--exec|-u)$/ : /^(--upload-pack|--receive-pack|--exec)$/).map((v) => asScript(v));
   if (sub === "grep") out.push(...rest.filter((w) => /^(-O|--open-files-in-pager)/.test(w.text)).map((w) => { const v = w.text.replace(/^(-O|--open-files-in-pager=?)/, ""); return v === "" ? { unseen: "git grep's pager" } : asScript(v); }));
-  if (sub === "send-email") out.push(...optionValues(rest, /^(--sendmail-cmd|--smtp-server)$/).map(asScript));
-  if (sub === "rebase") out.push(...optionValues(rest, /^(-x|--exec)$/).map(asScript));
+  if (sub === "send-email") out.push(...optionValues(rest, /^(--sendmail-cmd|--smtp-server)$/).map((v) => asScript(v)));
+  if (sub === "rebase") out.push(...optionValues(rest, /^(-x|--exec)$/).map((v) => asScript(v)));
   if (sub === "difftool" || sub === "mergetool") out.push(...optionValues(rest, /^(-x|--extcmd|-t|--tool)$/).map((v) => ({ unseen: `a ${sub} program (${v.replace(OPAQUE, "$…")})` })));
   if (sub === "submodule" && rest.some((w) => w.text === "foreach")) { const f = rest.findIndex((w) => w.text === "foreach"); const c = rest.slice(f + 1).filter((w) => !w.text.startsWith("--")); out.push(c.some((w) => w.opaque) ? { unseen: "a submodule command" } : { script: c.map((w) => w.text).join(" ") }); }
   if (sub === "bisect" && rest[0]?.text === "run") out.push(rest.slice(1).some((w) => w.opaque) ? { unseen: "a bisect command" } : { script: rest.slice(1).map((w) => `'${w.text.replace(/'/g, `'\\''`)}'`).join(" ") });

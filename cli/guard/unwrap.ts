@@ -111,7 +111,10 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
   if (name === OPAQUE) return;
   // Commands a program runs from its own options (`tar --to-command=…`, `awk 'BEGIN{system(…)}'`): judged beside it, which still runs.
   for (const sc of sideCommands(name, rest)) {
-    if ("script" in sc) for (const i of invocations(parseShell(sc.script, ctx.scope, depth + 1), ctx, depth + 1)) out.push({ ...i, via: [...via, ...i.via] });
+    if ("script" in sc) {
+      const simples = parseShell(sc.script, ctx.scope, depth + 1).map((x) => (sc.stdin ? { ...x, piped: true } : x));
+      for (const i of invocations(simples, ctx, depth + 1)) out.push({ ...i, via: [...via, ...i.via] });
+    }
     else if ("unseen" in sc) out.push({ ...base, name: OPAQUE, args: [], via, assigns: [] });
     else if ("code" in sc) { if (sc.code !== "") inv.code = sc.code; }
     else if ("codeFile" in sc) inv.code = STDIN_FILE.test(sc.codeFile) ? inv.stdin ?? OPAQUE : ctx.readScript?.(sc.codeFile)?.text ?? inv.code;

@@ -316,6 +316,20 @@ export const BLOCKED: Row[] = [
     ["git --git-dir=/tmp/e/.git log", "tamper:git-config"],
     ["cd $X && git status", "tamper:git-config"],
   ]),
+  ...deny("a shell fed data the guard cannot see (an archive member, an editor buffer), and spelling variants", [
+    ["vim -c '%!sh' -c wq x", "unseen:program"],
+    ["vim -c 'w !bash' x", "unseen:program"],
+    ["tar -xf x.tar --to-command=sh", "unseen:program"],
+    ["tar -xf x.tar --to-command='bash -s'", "unseen:program"],
+    ["sort --compress-program=sh x", "unseen:program"],
+    ["GIT_ALLOW_PROTOCOL=ext git fetch 'ext::sh -c x'", "tamper:exec-env"],
+    ["git -c Core.Pager=x log", "tamper:git-config"],
+    ["sed -ne '1e pulumi up' x", "blast-radius:pulumi-up"],
+    ["vim -c \"exe '!pulumi destroy'\"", "unseen:program"],
+    ["export -- BASH_ENV=x", "tamper:exec-env"],
+    ["env -- BASH_ENV=x bash -c true", "tamper:exec-env"],
+    ["find . -exec sh {} \\;", "unseen:program"],
+  ]),
   ...deny("unparseable (refused)", [
     ["echo \"unclosed", "unseen:unparseable"], "cat <<EOF\n$(pulumi destroy)\nEOF", "echo 'no end", "cat <<EOF\nnever ends",
     "select x in a; do pulumi up; done", "case x in a) true", "coproc pulumi up",
@@ -363,5 +377,6 @@ export const ALLOWED: Row[] = allow([
   "bash .ci/run", "case \"$1\" in a) echo a ;; *) echo other ;; esac", "f() { echo hi; }; f", "declare -A SEEN=() && echo ok",
   "tar czf /tmp/src.tgz cli components", "cat test/guard/table.ts | head", "echo pulumi up", "grep -rn pulumi docs", "npm test -- --reporter=dot", "npm run test -- test/guard", "git diff --cached -- .claude", "python3 -c 'print(1+1)'", "DEMESNE_STATE_DIR=/tmp/s demesne audit verify",
   // Honest neighbours of the exec-through-config/env/options rows.
-  "PATH=$PATH:./node_modules/.bin npx tsc", "export PATH=\"${PATH}:/opt/bin\"", "cat /proc/self/cmdline", "awk '{print $1}' package.json", "vim -c 'wq' x.txt", "sed 's/a/b/g' x", "git config user.name \"A B\"", "git clone https://x.example/r.git", "git init", "git -C cli log", "cd /tmp && git clone https://x.example/r.git", "git fetch -u origin", "cd cli/guard && git diff .", "git config --get user.email", "git -c color.ui=always log", "ps -C node", "git config --list", "git config --show-origin --get user.email", "git config init.defaultBranch main", "git config --global user.email a@b.example", "git config get user.name", "PATH=\"$PATH:$HOME/.local/bin\" npm test", "export PATH=$PATH:./node_modules/.bin", "awk -F: '{print $1}' /etc/passwd", "sed -n '/^export/p' cli/guard/rules.ts", "less +G README.md", "cat /proc/cpuinfo", "ps aux", "ps -ef", "NODE_OPTIONS=--max-old-space-size=4096 npx vitest run", "npm_config_loglevel=silent npm test", "git config user.name", "make -f test/guard/fixtures/make/fine.mk", "sort -u package.json", "sed -i 's/a/b/' cli/main.ts", "git -c advice.detachedHead=false log", "cat \"$XDG_CONFIG_HOME/git/config\"", "echo \"$EDITOR\"", "git commit -m \"set EDITOR=vim and PATH=/x:$PATH in docs\"", "make",
+  "PATH=$PATH:./node_modules/.bin npx tsc", "export PATH=\"${PATH}:/opt/bin\"", "cat /proc/self/cmdline", "awk '{print $1}' package.json", "vim -c 'wq' x.txt", "sed 's/a/b/g' x", "git config user.name \"A B\"", "git clone https://x.example/r.git", "git init", "git -C cli log", "cd /tmp && git clone https://x.example/r.git", "git fetch -u origin", "cd cli/guard && git diff .",
+  "vim -c '%!sort' -c wq x", "tar -xf x.tar --to-command=cat", "sed '1!G;h;$!d' x", "sed -e :a -e '$!N;s/\\n//;ta' x", "sed '1i\\header' x", "sed -i.bak -e 's/foo/bar/' cli/main.ts", "vim -c 'set ff=unix' -c wq x", "tar -I zstd -cf /tmp/x.tar.zst cli", "awk '{s+=$1} END {print s}' x", "git -c user.name=x -c user.email=y commit -m z", "git config --global init.defaultBranch main", "export CI=1 && npm test", "FORCE_COLOR=0 npx vitest run", "read -r line < package.json", "printf -v x %s y", "ps aux | grep node", "make -f test/guard/fixtures/make/fine.mk all", "TZ=UTC date", "NODE_ENV=production node bin/demesne.js plan --stack control", "git bisect start", "git submodule status", "git config --get user.email", "git -c color.ui=always log", "ps -C node", "git config --list", "git config --show-origin --get user.email", "git config init.defaultBranch main", "git config --global user.email a@b.example", "git config get user.name", "PATH=\"$PATH:$HOME/.local/bin\" npm test", "export PATH=$PATH:./node_modules/.bin", "awk -F: '{print $1}' /etc/passwd", "sed -n '/^export/p' cli/guard/rules.ts", "less +G README.md", "cat /proc/cpuinfo", "ps aux", "ps -ef", "NODE_OPTIONS=--max-old-space-size=4096 npx vitest run", "npm_config_loglevel=silent npm test", "git config user.name", "make -f test/guard/fixtures/make/fine.mk", "sort -u package.json", "sed -i 's/a/b/' cli/main.ts", "git -c advice.detachedHead=false log", "cat \"$XDG_CONFIG_HOME/git/config\"", "echo \"$EDITOR\"", "git commit -m \"set EDITOR=vim and PATH=/x:$PATH in docs\"", "make",
 ]);
