@@ -163,6 +163,8 @@ function peel(words: Word[], base: Invocation, ctx: UnwrapContext, out: Invocati
     const c = rest.findIndex((w) => w.text === "-c" || w.text.startsWith("--call"));
     if (c >= 0) return script(rest[c]!.text.includes("=") ? rest[c]!.text.split("=").slice(1).join("=") : rest[c + 1]?.text ?? "");
     const [cmd, ...args] = afterOptions("npx");
+    // A command word with spaces (`npx 'pulumi destroy'`) may reach a shell: judged as one.
+    if (cmd && /\s/.test(cmd.text)) return script([cmd.text, ...args.map((w) => quote(w.text))].join(" "));
     // `npx pulumi@3 destroy` runs pulumi: the version spec is not part of the program's name.
     return cmd ? again([{ ...cmd, text: cmd.text.replace(/^(@?[^@]+)@.*$/, "$1") }, ...args]) : undefined;
   }
@@ -289,7 +291,11 @@ function npm(name: string, rest: Word[], ctx: UnwrapContext, again: (ws: Word[])
   const args = rest.slice(sub + 1);
   const call = args.findIndex((w) => w.text === "-c" || w.text.startsWith("--call"));
   if (["exec", "x", "dlx"].includes(verb) && call >= 0) return script(args[call]!.text.includes("=") ? args[call]!.text.split("=").slice(1).join("=") : args[call + 1]?.opaque ? OPAQUE : args[call + 1]?.text ?? "");
-  if (["exec", "x", "dlx"].includes(verb)) return again(skipOptions(args.filter((w) => w.text !== "--"), /^(-p|--package)$/));
+  if (["exec", "x", "dlx"].includes(verb)) {
+    const [cmd, ...more] = skipOptions(args.filter((w) => w.text !== "--"), /^(-p|--package)$/);
+    if (cmd && /\s/.test(cmd.text)) return script([cmd.text, ...more.map((w) => quote(w.text))].join(" "));
+    return again(cmd ? [cmd, ...more] : []);
+  }
   let named: Word | undefined;
   if (["run", "run-script", "rum", "urn"].includes(verb)) named = args.find((w) => !w.text.startsWith("-"));
   else if (["test", "t", "tst", "start"].includes(verb)) named = lit(verb === "start" ? "start" : "test");
