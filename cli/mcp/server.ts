@@ -58,7 +58,7 @@ export function createMcpServer(opts: ServerOptions): McpServer {
     : undefined;
   for (const t of toolsOf(opts.profile)) registerTool(mcp, t, context, guard);
   auditInvalidInput(mcp, context);
-  registerDocResources(mcp);
+  registerDocResources(mcp, context);
   return mcp;
 }
 

@@ -62,7 +62,8 @@ export function refusalText(e: unknown): string {
   return `${kind}: ${esc(withoutTokens(redactText(String((e as Error)?.message ?? e))))}`;
 }
 
-async function audit(store: Store, ctx: Omit<CallContext, "store">, tool: string, args: unknown, outcome: { ok: boolean; reason?: string }, output: string) {
+/** One audit entry for an MCP call (a tool, a resource read, a refusal): the output's digest, never the output. */
+export async function audit(store: Store, ctx: Omit<CallContext, "store">, tool: string, args: unknown, outcome: { ok: boolean; reason?: string }, output: string) {
   await auditAppend(store, {
     actor: ctx.actor,
     action: `mcp ${tool}${outcome.ok ? "" : " refused"}`,

@@ -73,8 +73,15 @@ describe("demesne mcp --profile read (stdio)", { timeout: 600_000 }, () => {
     const uris = (await c.client.listResources()).resources.map((r) => r.uri);
     expect(uris).toContain("demesne://docs/invariants.md");
     expect(uris).toContain("demesne://runbooks/agent-assisted-drift-triage.md");
+    const before = (await counts()).audit;
     const inv = await c.client.readResource({ uri: "demesne://docs/invariants.md" });
-    expect((inv.contents[0] as { text: string }).text).toMatch(/lethal.trifecta/i);
+    const text = (inv.contents[0] as { text: string }).text;
+    expect(text).toMatch(/lethal.trifecta/i);
+    // A resource read is a call too: one audit entry with the document's digest and length, not its text.
+    const rows = await auditRows(ws.openStore);
+    expect(rows.length).toBe(before + 1);
+    expect(rows.at(-1)).toMatchObject({ action: "mcp resource", output_sha256: createHash("sha256").update(text).digest("hex"), output_len: Buffer.byteLength(text) });
+    expect(JSON.stringify(rows.at(-1))).not.toContain("lethal");
   });
 
   it("answers every read tool with structured data; host text stays in structured fields named untrusted", async () => {
