@@ -12,6 +12,8 @@ import * as path from "node:path";
  */
 export interface PgServer {
   adminUrl: string;
+  /** The cluster's directory (socket, data, log, owner file). */
+  dir: string;
   stop(): void;
 }
 
@@ -105,6 +107,7 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
       if (r.status === 0) {
         return {
           adminUrl: `postgres://demesne_admin@127.0.0.1:${port}/postgres`,
+          dir,
           stop: () => remove(bin, dir),
         };
       }

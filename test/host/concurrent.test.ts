@@ -4,7 +4,6 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -205,16 +204,13 @@ describe("two runs starting PostgreSQL at once", { timeout: 120_000 }, () => {
 
     it("a cluster whose run died is stopped and removed by the next start", async () => {
         const orphan = await startPostgres();
-        // The owner file of the dir the socket lives in; a pid with a start time no live process has.
-        const port = new URL(orphan.adminUrl).port;
-        const owned = readdirSync(os.tmpdir()).map((d) => path.join(os.tmpdir(), d))
-            .filter((d) => path.basename(d).startsWith("demesne-pg-") && existsSync(path.join(d, `.s.PGSQL.${port}`)));
-        expect(owned).toHaveLength(1);
-        writeFileSync(path.join(owned[0]!, "owner"), `${process.pid} 1\n`);
+        // Its owner file now names a pid with a start time no live process has: a run that died.
+        expect(existsSync(path.join(orphan.dir, `.s.PGSQL.${new URL(orphan.adminUrl).port}`))).toBe(true);
+        writeFileSync(path.join(orphan.dir, "owner"), `${process.pid} 1\n`);
         expect(await answers(orphan.adminUrl)).toBe(true);
         const next = await startPostgres();
         try {
-            expect(existsSync(owned[0]!)).toBe(false);
+            expect(existsSync(orphan.dir)).toBe(false);
             expect(await answers(orphan.adminUrl)).toBe(false);
             expect(await answers(next.adminUrl)).toBe(true);
         } finally {
