@@ -6,8 +6,11 @@ source_dir=/data/coolify/source
 if [ ! -f "$source_dir/docker-compose.yml" ]; then
     installer="$(mktemp)"
     curl -fsSL "$(param INSTALLER_URL)" -o "$installer"
-    echo "$(param INSTALLER_SHA256)  $installer" | sha256sum -c --quiet - ||
-        die "the Coolify installer does not match its pinned sha256"
+    got="$(sha256sum "$installer" | cut -d' ' -f1)"
+    if [ "$got" != "$(param INSTALLER_SHA256)" ]; then
+        rm -f "$installer"
+        die "the Coolify installer from $(param INSTALLER_URL) has sha256 $got, not the pinned $(param INSTALLER_SHA256): not run"
+    fi
     envfile="$(mktemp)"
     param ROOT_ENV > "$envfile"
     # shellcheck source=/dev/null
