@@ -14,6 +14,7 @@ import { OBSERVATION_ATTRIBUTES } from "./baseline";
 import type { DesiredState, Expected } from "./desired";
 import { SUDOERS_PATH } from "../../components/render/sudoers";
 import { OBSERVER_SUDOERS_PATH } from "../../components/model/observer";
+import { containerViolation, type ContainerFactValue } from "./containers";
 import { isIgnored, type IgnoreRule } from "./ignore";
 import { OWNERS, type Severity } from "./owners";
 
@@ -118,7 +119,7 @@ export function splitListen(local: string): { address: string; port: number } {
 const TAILNET_V4 = /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./;
 const isTailnet = (a: string) => TAILNET_V4.test(a) || a.toLowerCase().startsWith("fd7a:115c:a1e0:");
 
-/** The invariants that hold whatever the source: no unrestricted sudo, nothing listening publicly but SSH. */
+/** The invariants that hold whatever the source: no unrestricted sudo, nothing listening publicly but SSH, no running container published beyond loopback or on a movable image name. */
 function violations(facts: { attribute: string; key: string; value: unknown }[]): Map<string, { severity: Severity; why: string }> {
   const out = new Map<string, { severity: Severity; why: string }>();
   for (const f of facts) {
@@ -129,6 +130,10 @@ function violations(facts: { attribute: string; key: string; value: unknown }[])
       if (grants.includes("NOPASSWD: ALL")) {
         out.set(`${f.attribute}\u0000${f.key}`, { severity: "critical", why: "grants root without a password (NOPASSWD: ALL); praxis invariant 9" });
       }
+    }
+    if (f.attribute === "container") {
+      const v = containerViolation(f.value as ContainerFactValue);
+      if (v) out.set(`${f.attribute}\u0000${f.key}`, v);
     }
     if (f.attribute === "listener") {
       const [proto, local] = f.key.split(" ");
