@@ -76,13 +76,13 @@ describe("sudoers", () => {
 });
 
 describe("UFW rules", () => {
-    const args = { adminRanges: ["198.51.100.0/24", "2001:db8::/32"], dockerSubnets: ["172.17.0.0/16"] };
+    const args = { adminRanges: ["198.51.100.0/24", "2001:db8::/32"] };
     // In a fresh network namespace, so nothing can touch this machine's tables.
     const restoreTest = (tool: string, rules: string) => run("unshare", ["-n", tool, "--test"], rules);
 
     it.each([
         ["user.rules", renderUserRules(args)],
-        ["after.rules block", renderDockerUserBlock(args)],
+        ["after.rules block", renderDockerUserBlock(4)],
     ])("%s pass iptables-restore --test (nft and legacy)", (_name, rules) => {
         for (const tool of ["iptables-restore", "iptables-legacy-restore"]) {
             const res = restoreTest(tool, rules);
@@ -90,8 +90,11 @@ describe("UFW rules", () => {
         }
     });
 
-    it("user6.rules pass ip6tables-restore --test", () => {
-        const res = run("unshare", ["-n", "ip6tables-legacy-restore", "--test"], renderUser6Rules(args));
+    it.each([
+        ["user6.rules", renderUser6Rules(args)],
+        ["after6.rules block", renderDockerUserBlock(6)],
+    ])("%s pass ip6tables-restore --test", (_name, rules) => {
+        const res = run("unshare", ["-n", "ip6tables-legacy-restore", "--test"], rules);
         expect(res.status, res.stderr).toBe(0);
     });
 

@@ -88,9 +88,9 @@ describe("catch-all ranges", () => {
         expect(problemsOf((v) => (v.adminRanges as string[]).push(range))).toEqual([message]);
     });
 
-    it("refuses a public Docker subnet, which DOCKER-USER would trust as a source", () => {
+    it("refuses a public Docker subnet", () => {
         expect(problemsOf((v) => void (v.dockerSubnets = ["203.0.113.0/24"]))).toEqual([
-            "demesne:dockerSubnets[0]: 203.0.113.0/24 is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7): DOCKER-USER trusts it as a source, so it would let that range reach every container",
+            "demesne:dockerSubnets[0]: 203.0.113.0/24 is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7): Docker's networks live on the host itself, and a public range there would hide the real hosts that use it",
         ]);
     });
 

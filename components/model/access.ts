@@ -114,13 +114,10 @@ function hostInputSources(h: HostOutcome, port: number | undefined, family: 4 | 
         .map((a) => a.source ?? anywhere(family));
 }
 
-/** Docker's default address pools: where a published container really lives. */
-const DOCKER_POOLS = ["172.16.0.0/12", "192.168.0.0/16"];
-
+/** Internet sources a published container port gets from FORWARD: all, unless DOCKER-USER drops DNATed ones. */
 function dockerForwardSources(h: HostOutcome, family: 4 | 6): string[] {
-    const du = h.dockerUser;
-    const dropsAll = du !== undefined && family === 4 && DOCKER_POOLS.every((pool) => du.dropNewTo.some((d) => cidrWithin(pool, d)));
-    if (!dropsAll) return [anywhere(family)];
+    const du = family === 4 ? h.dockerUser : h.dockerUser6;
+    if (!du?.dropsPublished) return [anywhere(family)];
     return du.trustedSources.filter((s) => (family === 4) === !s.includes(":"));
 }
 

@@ -35,14 +35,23 @@ export interface FirewallAccept {
     source?: string;
 }
 
+export interface DockerUserOutcome {
+    trustedSources: string[];
+    dropsPublished: boolean;
+}
+
 /** What one host enforces and listens on. */
 export interface HostOutcome {
     host: string;
     sshPort: number;
     /** UFW as rendered; undefined when the host has no firewall step (then nothing filters its input). */
     hostFirewall?: { inputDrop: boolean; accepts: FirewallAccept[] };
-    /** The DOCKER-USER block: sources it trusts, destinations whose new connections it drops. */
-    dockerUser?: { trustedSources: string[]; dropNewTo: string[] };
+    /**
+     * The DOCKER-USER block of each family: whether it drops every new connection Docker DNATed (all that
+     * reaches a published port from outside), and the sources it lets through before that.
+     */
+    dockerUser?: DockerUserOutcome;
+    dockerUser6?: DockerUserOutcome;
     /** Docker's default bind for a port published without an address (daemon.json "ip"). */
     dockerDefaultBind?: string;
     publishes: Publish[];
@@ -95,19 +104,36 @@ function parseFirewall(params: Record<string, string>): HostOutcome["hostFirewal
     return { inputDrop, accepts };
 }
 
-function parseDockerUser(block: string): HostOutcome["dockerUser"] {
+/** A rule that only matches packets coming out of a Docker bridge, which nothing outside can send. */
+const FROM_CONTAINER = /\s-i (docker0|br-\+)\s/;
+
+/**
+ * The DOCKER-USER block, read in order. Once it drops every new DNATed connection (all a published port
+ * receives), what an earlier RETURN or ACCEPT let through is all that still reaches a container: a rule
+ * matching only packets from a Docker bridge or replies lets nobody in; one with a source trusts it; any
+ * other trusts everyone. A block without that drop filters nothing Docker publishes.
+ */
+function parseDockerUser(block: string, userRules: string): DockerUserOutcome {
     const trustedSources: string[] = [];
-    const dropNewTo: string[] = [];
-    for (const line of block.split("\n")) {
-        if (!line.startsWith("-A DOCKER-USER ")) continue;
-        const source = /\s-s (\S+)/.exec(line)?.[1];
-        const dest = /\s-d (\S+)/.exec(line)?.[1];
-        if (/-j (RETURN|ACCEPT)\b/.test(line) && source && !/--ctstate (RELATED|ESTABLISHED)/.test(line)) trustedSources.push(source);
-        if (/-j (DROP|ufw-docker-logging-deny)\b/.test(line) && dest && /--ctstate NEW/.test(line)) dropNewTo.push(dest);
-        // An unconditional ACCEPT (no source, no conntrack state) trusts everyone.
-        if (/-j ACCEPT$/.test(line.trim()) && !source && !/-i |-o |--ctstate/.test(line)) trustedSources.push("0.0.0.0/0", "::/0");
+    // `ufw route allow` rules: the block's first rule jumps to them, so any ACCEPT there lets its source in.
+    for (const line of userRules.split("\n")) {
+        if (/^-A ufw6?-user-forward\b/.test(line) && /-j ACCEPT\b/.test(line)) {
+            const source = /\s-s (\S+)/.exec(line)?.[1];
+            trustedSources.push(...(source ? [source] : ["0.0.0.0/0", "::/0"]));
+        }
     }
-    return { trustedSources, dropNewTo };
+    for (const raw of block.split("\n")) {
+        if (!raw.startsWith("-A DOCKER-USER ")) continue;
+        const line = ` ${raw.trim()} `;
+        const drops = /\s-j (DROP|ufw6?-docker-logging-deny)\s/.test(line);
+        if (drops && /--ctstate NEW -m conntrack --ctstate DNAT -j \S+ $/.test(line) && !/\s(-[sdiop]|!)\s/.test(line)) {
+            return { trustedSources, dropsPublished: true };
+        }
+        if (!/\s-j (RETURN|ACCEPT)\s/.test(line) || /--ctstate RELATED,ESTABLISHED -j RETURN $/.test(line) || FROM_CONTAINER.test(line)) continue;
+        const source = /\s-s (\S+)\s/.exec(line)?.[1];
+        trustedSources.push(...(source ? [source] : ["0.0.0.0/0", "::/0"]));
+    }
+    return { trustedSources, dropsPublished: false };
 }
 
 /** `host:container`, `bind:host:container`, `[v6]:host:container` (compose short syntax). */
@@ -144,7 +170,8 @@ export function hostOutcomeOf(host: string, sshPort: number, steps: RenderedStep
     for (const step of steps) {
         if (step.layer === "firewall") {
             out.hostFirewall = parseFirewall(step.params);
-            out.dockerUser = parseDockerUser(step.params.AFTER_BLOCK ?? "");
+            out.dockerUser = parseDockerUser(step.params.AFTER_BLOCK ?? "", step.params.USER_RULES ?? "");
+            out.dockerUser6 = parseDockerUser(step.params.AFTER6_BLOCK ?? "", step.params.USER6_RULES ?? "");
         } else if (step.layer === "service") {
             const name = step.params.NAME ?? "?";
             const owner: Owner = { kind: "service", name };

@@ -88,7 +88,7 @@ export function dockerSubnetProblem(value: string): string | undefined {
     const c = parseCidr(value);
     if (!c) return "expected a CIDR range such as 172.17.0.0/16 (a decimal prefix, no leading zero)";
     if (!PRIVATE_RANGES.some((p) => cidrWithin(value, p))) {
-        return `${value} is not a private range (${PRIVATE_RANGES.join(", ")}): DOCKER-USER trusts it as a source, so it would let that range reach every container`;
+        return `${value} is not a private range (${PRIVATE_RANGES.join(", ")}): Docker's networks live on the host itself, and a public range there would hide the real hosts that use it`;
     }
     return undefined;
 }

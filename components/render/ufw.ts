@@ -5,9 +5,10 @@ import { SSH_PORT } from "../model/ports";
 export interface UfwArgs {
     /** CIDR ranges allowed to reach SSH on the public interface. */
     adminRanges: string[];
-    /** Docker's own subnets: container-to-container traffic from these is trusted. */
-    dockerSubnets: string[];
 }
+
+/** Docker's bridges: docker0 and the br-<id> of every network Docker or compose creates. */
+export const DOCKER_BRIDGES = ["docker0", "br-+"];
 
 const USER_CHAINS = [
     "user-input", "user-output", "user-forward",
@@ -92,24 +93,33 @@ export function renderUfwDefaults(): string {
     ].join("\n");
 }
 
-/** The block appended to /etc/ufw/after.rules so UFW also filters Docker-published ports. */
-export function renderDockerUserBlock(args: UfwArgs): string {
-    const subnets = args.dockerSubnets;
+/**
+ * The block appended to /etc/ufw/after.rules (family 4) or after6.rules (6) so UFW also filters what Docker
+ * publishes: those packets are DNATed to a container and cross FORWARD, never INPUT. It matches the outcome, not
+ * Docker's addresses: every new connection Docker DNATed, and every new one routed into a Docker bridge, is
+ * dropped unless it came from a container. A rule on subnets missed compose's own networks (172.18.0.0/16 and
+ * up, any IPv6 prefix) and trusted a source address anyone on the link can forge; see adr/0019.
+ */
+export function renderDockerUserBlock(family: 4 | 6 = 4): string {
+    const p = family === 4 ? "ufw" : "ufw6";
+    const deny = `${p}-docker-logging-deny`;
     return [
         "# BEGIN UFW AND DOCKER",
         "*filter",
-        ":ufw-user-forward - [0:0]",
-        ":ufw-docker-logging-deny - [0:0]",
+        `:${p}-user-forward - [0:0]`,
+        `:${deny} - [0:0]`,
         ":DOCKER-USER - [0:0]",
-        "-A DOCKER-USER -j ufw-user-forward",
+        // `ufw route allow` rules come first, as in UFW's own FORWARD handling.
+        `-A DOCKER-USER -j ${p}-user-forward`,
         "-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
         "-A DOCKER-USER -m conntrack --ctstate INVALID -j DROP",
-        "-A DOCKER-USER -i docker0 -o docker0 -j ACCEPT",
-        ...subnets.map((s) => `-A DOCKER-USER -j RETURN -s ${s}`),
-        ...subnets.map((s) => `-A DOCKER-USER -j ufw-docker-logging-deny -m conntrack --ctstate NEW -d ${s}`),
+        // From a container (Docker's own rules keep its networks apart), never forgeable from outside.
+        ...DOCKER_BRIDGES.map((i) => `-A DOCKER-USER -i ${i} -j RETURN`),
+        `-A DOCKER-USER -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -j ${deny}`,
+        ...DOCKER_BRIDGES.map((i) => `-A DOCKER-USER -o ${i} -m conntrack --ctstate NEW -j ${deny}`),
         "-A DOCKER-USER -j RETURN",
-        "-A ufw-docker-logging-deny -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix \"[UFW DOCKER BLOCK] \"",
-        "-A ufw-docker-logging-deny -j DROP",
+        `-A ${deny} -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW DOCKER BLOCK] "`,
+        `-A ${deny} -j DROP`,
         "COMMIT",
         "# END UFW AND DOCKER",
         "",

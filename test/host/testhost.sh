@@ -43,7 +43,7 @@ die() { log "error: $*"; exit 1; }
 need_root() { [[ $(id -u) == 0 ]] || die "the test host needs root (overlay mounts, network namespaces, nsenter)"; }
 need_tools() {
   local t missing=()
-  for t in ip mount umount findmnt unshare nsenter setpriv setsid chroot hostname ssh-keygen ssh-keyscan flock; do
+  for t in ip mount umount findmnt unshare nsenter setpriv setsid chroot pivot_root hostname ssh-keygen ssh-keyscan flock; do
     command -v "$t" >/dev/null || missing+=("$t")
   done
   ((${#missing[@]} == 0)) || die "not on PATH: ${missing[*]}; apt-get install openssh-client iproute2 util-linux mount"
@@ -340,10 +340,13 @@ cmd_init() {
   hostname "$name"
   echo "$self" >"$state/pid.tmp"
   mv "$state/pid.tmp" "$state/pid"
+  # pivot_root, not chroot: whatever joins this mount namespace (nsenter, `docker exec` through a runtime
+  # that joins a container's) gets the namespace's root, which a chroot would leave the machine's /.
+  cd "$root" && pivot_root . . && umount -l . && cd /
   # The init outlives sshd, so `exec` keeps a stable target (a test may restart sshd); `wait` reaps orphans.
   # The exit line tells a waiting `up` to stop waiting.
   # shellcheck disable=SC2016 # expanded by the shell inside, on purpose
-  exec setpriv --bounding-set "$DROP_CAPS" -- chroot "$root" /usr/bin/env -i PATH="$INNER_PATH" /bin/bash -c '
+  exec setpriv --bounding-set "$DROP_CAPS" -- /usr/bin/env -i PATH="$INNER_PATH" /bin/bash -c '
     /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config &
     s=$!
     # The control-plane host: the systemctl stand-in starts containerd and dockerd, as boot would.

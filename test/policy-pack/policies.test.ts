@@ -58,6 +58,8 @@ const editCompose = (r: PolicyResource, f: (c: { services: Record<string, Record
         f(c);
         s.params.COMPOSE = JSON.stringify(c);
     });
+const everyAddress = (rs: PolicyResource[]) => editCompose(chat(rs), (c) => void (c.services["open-webui"]!.ports = ["0.0.0.0:3000:8080"]));
+const PUBLIC_CHAT = 'the internet (IPv6) reaches service "chat" on control-1 (port 3000, public): from the internet only SSH may be reachable';
 const rawCommand = (rs: PolicyResource[], name: string, parent?: PolicyResource) => {
     const copy = { ...ssh(rs), name, urn: `urn:pulumi:control::demesne::${CMD}::${name}`, props: structuredClone(ssh(rs).props) } as PolicyResource;
     (copy as { parent?: PolicyResource }).parent = parent;
@@ -132,7 +134,11 @@ export const CASES: Record<string, Case[]> = {
         { name: "a team grant on a port Coolify is served on", mutate: (rs) => editAcl(rs, (p) => void p.grants.push({ src: ["tag:team"], dst: ["tag:aihost"], ip: ["tcp:8000-9000"] })), expect: "tag:team reaches the Coolify dashboard (admin only) on control-1 (port 8443, serve): only team-tier services are for the team" },
         { name: "an agent grant through autogroup:member's opposite, a * source", mutate: (rs) => editAcl(rs, (p) => void p.grants.push({ src: ["*"], dst: ["tag:aihost"], ip: ["tcp:443"] })), expect: 'tag:agent reaches service "chat" on control-1 (port 443, serve): agent may reach nothing on the servers' },
         { name: "IPv6 SSH from anywhere through the host firewall", mutate: (rs) => editStep(find(rs, CMD, "control-1-firewall"), (s) => void (s.params.USER6_RULES = s.params.USER6_RULES!.replace("### RULES ###\n", "### RULES ###\n-A ufw6-user-input -p tcp --dport 22 -s ::/0 -j ACCEPT\n"))), expect: "the internet (IPv6) reaches SSH on control-1 (port 22, public): ::/0 is every IPv6 address: name the range people connect from" },
-        { name: "a container published on every address", mutate: (rs) => editCompose(chat(rs), (c) => void (c.services["open-webui"]!.ports = ["0.0.0.0:3000:8080"])), expect: 'the internet (IPv6) reaches service "chat" on control-1 (port 3000, public): from the internet only SSH may be reachable' },
+        // On every address, a published port is still behind the edge (IPv4) and DOCKER-USER's DNAT drop (both
+        // families), so these take one of those away too.
+        { name: "a container published on every address, without the IPv6 DOCKER-USER block", mutate: (rs) => { everyAddress(rs); editStep(find(rs, CMD, "control-1-firewall"), (s) => void (s.params.AFTER6_BLOCK = "")); }, expect: PUBLIC_CHAT },
+        { name: "a DOCKER-USER rule that lets TCP through before the drop", mutate: (rs) => { everyAddress(rs); editStep(find(rs, CMD, "control-1-firewall"), (s) => void (s.params.AFTER6_BLOCK = s.params.AFTER6_BLOCK!.replace("-j DROP\n", "-j DROP\n-A DOCKER-USER -p tcp -j RETURN\n"))); }, expect: PUBLIC_CHAT },
+        { name: "a `ufw route allow` from anywhere", mutate: (rs) => { everyAddress(rs); editStep(find(rs, CMD, "control-1-firewall"), (s) => void (s.params.USER6_RULES = s.params.USER6_RULES!.replace("### RULES ###\n", "### RULES ###\n-A ufw6-user-forward -p tcp --dport 3000 -j ACCEPT\n"))); }, expect: PUBLIC_CHAT },
         { name: "the edge firewall left out", mutate: (rs) => void rs.splice(rs.findIndex((r) => r.type === PROVIDER_TYPES.ovhFirewall), 1), expect: "the internet (IPv4) reaches SSH on control-1 (port 22, public): the host has an edge firewall, but it does not limit SSH to the admin ranges" },
     ],
     "tailnet-tests-pass": [

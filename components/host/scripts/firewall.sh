@@ -1,6 +1,6 @@
 # UFW default deny plus the DOCKER-USER block: Docker-published ports go through FORWARD,
 # not INPUT, so plain `ufw deny` never covers them. Lock-out-capable: dead-man armed first.
-read_params AFTER_BLOCK USER_RULES USER6_RULES UFW_DEFAULTS UFW_LOGLEVEL DEADMAN_SECONDS
+read_params AFTER_BLOCK AFTER6_BLOCK USER_RULES USER6_RULES UFW_DEFAULTS UFW_LOGLEVEL DEADMAN_SECONDS
 
 apply_ufw() {
     if grep -qx 'ENABLED=yes' "$ROOT/etc/ufw/ufw.conf"; then
@@ -21,6 +21,8 @@ verify() {
         { log "ufw default policy is not deny/allow/deny"; return 1; }
     iptables -S DOCKER-USER | grep -qx -- '-A DOCKER-USER -j ufw-user-forward' ||
         { log "the DOCKER-USER block is not loaded"; return 1; }
+    ip6tables -S DOCKER-USER | grep -qx -- '-A DOCKER-USER -j ufw6-user-forward' ||
+        { log "the IPv6 DOCKER-USER block is not loaded"; return 1; }
     # `ufw status` reads the rule files; the kernel's chain is what filters: it must hold exactly their rules.
     local src loaded want
     loaded="$(iptables -S ufw-user-input)" || return 1
@@ -34,15 +36,18 @@ verify() {
 
 # check
 command -v ufw > /dev/null || die "ufw is not installed (the baseline layer installs it)"
-for f in after.rules ufw.conf; do
+for f in after.rules after6.rules ufw.conf; do
     [ -f "$ROOT/etc/ufw/$f" ] || die "/etc/ufw/$f not found"
 done
 
-after="$(mktemp)"
-awk '/^# BEGIN UFW AND DOCKER/{skip=1} !skip{print} /^# END UFW AND DOCKER/{skip=0}' \
-    "$ROOT/etc/ufw/after.rules" > "$after"
-param AFTER_BLOCK >> "$after"
-stage "$after" /etc/ufw/after.rules 0640
+# after.rules and after6.rules: the package's own rules, then our DOCKER-USER block (replaced, never doubled).
+for family in "" 6; do
+    after="$(mktemp)"
+    awk '/^# BEGIN UFW AND DOCKER/{skip=1} !skip{print} /^# END UFW AND DOCKER/{skip=0}' \
+        "$ROOT/etc/ufw/after$family.rules" > "$after"
+    param "AFTER${family}_BLOCK" >> "$after"
+    stage "$after" "/etc/ufw/after$family.rules" 0640
+done
 stage_param USER_RULES /etc/ufw/user.rules 0640
 stage_param USER6_RULES /etc/ufw/user6.rules 0640
 stage_param UFW_DEFAULTS /etc/default/ufw 0644
