@@ -40,7 +40,7 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
     const step = (layer: StepSpec["stepClass"] & StepSpec["script"], params: Record<string, string>, extra: Partial<StepSpec> = {}): StepSpec =>
         ({ ...base, name: `${host.name}-${layer}`, stepClass: layer, script: layer, params, runAs: "deploy", ...extra });
     const catalogue = computeScriptCatalogue();
-    const ufw = { adminRanges: cfg.adminRanges, dockerSubnets: cfg.dockerSubnets };
+    const ufw = { adminRanges: cfg.adminRanges };
     const steps: StepSpec[] = [
         step("baseline", {
             PACKAGES: BASELINE_PACKAGES.join(" "),
@@ -68,7 +68,8 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             HOSTNAME: host.name,
         }, { secretParams: [...secretParamsOf("tailscale")] }),
         step("firewall", {
-            AFTER_BLOCK: renderDockerUserBlock(ufw),
+            AFTER_BLOCK: renderDockerUserBlock(4),
+            AFTER6_BLOCK: renderDockerUserBlock(6),
             USER_RULES: renderUserRules(ufw),
             USER6_RULES: renderUser6Rules(ufw),
             UFW_DEFAULTS: renderUfwDefaults(),
