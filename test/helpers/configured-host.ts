@@ -3,11 +3,13 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { encodeParams } from "../../components/actuator/wire";
 import { loadStackFile } from "../../components/config/stack-file";
 import { layerScript, type LayerScriptName } from "../../components/host/scripts";
 import { planProgram } from "../../components/program";
+import { renderEnvFile } from "../../components/service/service";
 import type { TestHost } from "./test-host";
 
 /** An ed25519 key pair in dir; returns the private key's path and the public key line. */
@@ -18,7 +20,10 @@ export function keyPair(dir: string, name: string): { key: string; pub: string }
 }
 
 /** Pulumi.<stack>.yaml in dir: the hosts given, SSH from the test network only, the observer's key. */
-export function writeStackFile(dir: string, stack: string, hosts: object[], opts: { observerPub: string; adminRange: string }): string {
+export function writeStackFile(
+  dir: string, stack: string, hosts: object[],
+  opts: { observerPub: string; adminRange: string; services?: object[] },
+): string {
   const deploy = keyPair(dir, `deploy-${stack}`);
   const config = {
     // Test hosts live on a private link: no OVH edge firewall guards them, and the config says so.
@@ -28,6 +33,7 @@ export function writeStackFile(dir: string, stack: string, hosts: object[], opts
     "demesne:sshPublicKeys": [deploy.pub],
     "demesne:observerPublicKeys": [opts.observerPub],
     "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
+    ...(opts.services ? { "demesne:services": opts.services } : {}),
   };
   const file = path.join(dir, `Pulumi.${stack}.yaml`);
   writeFileSync(file, stringify({ config }));
@@ -53,4 +59,21 @@ export function layerParams(stackFile: string, stack: string, hostName: string):
     if (!s) throw new Error(`host ${hostName} has no ${layer} layer`);
     return s.params;
   };
+}
+
+/** The values behind a stack's `secret:<id>` and `providerKey:<id>` references (what `--secret` config holds). */
+export interface SecretValues {
+  secrets: Record<string, string>;
+  providerKeys: Record<string, string>;
+}
+
+/** The params the program gives one service's layer, the env file rendered by the program from the values given. */
+export async function serviceParams(stackFile: string, stack: string, service: string, values: SecretValues): Promise<Record<string, string>> {
+  const plan = planProgram(loadStackFile(stackFile), { stack, project: "demesne", dryRun: true });
+  const sp = plan.services.find((s) => s.service.name === service);
+  if (!sp) throw new Error(`stack ${stack} has no service ${service}`);
+  const outputs = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, pulumi.output(v)]));
+  const envFile = renderEnvFile(sp.secretEnv, outputs(values.secrets), outputs(values.providerKeys));
+  const ENV_FILE = await new Promise<string>((resolve) => envFile.apply(resolve));
+  return { ...sp.step.params, ENV_FILE };
 }

@@ -1,0 +1,3 @@
+module demesne/standins
+
+go 1.22
