@@ -103,6 +103,25 @@ describe("config validation", () => {
         ]);
     });
 
+    it("takes a coordination server over https, plain http only at a private address, and names the field otherwise", () => {
+        const tailnet = (s: TestStack) => s.values.tailnet as Rec;
+        const withUrl = (url: string) => {
+            const s = controlStack();
+            tailnet(s).controlUrl = url;
+            return problemsOf(s);
+        };
+        expect(withUrl("https://headscale.example.net")).toEqual([]);
+        expect(withUrl("http://10.251.3.1:41000")).toEqual([]);
+        const message = "demesne:tailnet.controlUrl: expected an https:// URL of the coordination server (http:// only at a loopback or private IP address), with no credentials, query or fragment";
+        for (const bad of ["http://headscale.example.net", "http://203.0.113.7", "https://ops@example.net", "https://example.net/?key=x", "ftp://10.0.0.1", "headscale.example.net"]) {
+            expect(withUrl(bad), bad).toEqual([message]);
+        }
+        // Unset, the layer gets an empty CONTROL_URL: no --login-server, Tailscale's own server.
+        const cfg = loadConfig(sourceOf(controlStack()), { dryRun: true });
+        const step = hostLayerSteps(cfg, cfg.hosts[0]!).find((x) => x.stepClass === "tailscale")!;
+        expect(step.params.CONTROL_URL).toBe("");
+    });
+
     it("lists every problem at once", () => {
         const s = controlStack();
         hosts(s)[0]!.address = "not an address";

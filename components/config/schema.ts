@@ -30,6 +30,27 @@ const slug = z.string().regex(SLUG, { message: "expected a lower-case name (a-z,
 const unixUser = z.string().regex(UNIX_USER, { message: "expected a Unix user name" });
 const port = z.number().int().min(1).max(65535);
 
+/** Loopback and private addresses (10/8, 172.16/12, 192.168/16, 127/8, ::1, fc00::/7): only test hosts. */
+function isPrivateIp(host: string): boolean {
+    const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+    if (isIP(h) === 6) return h === "::1" || /^f[cd][0-9a-f]{2}:/.test(h);
+    if (isIP(h) !== 4) return false;
+    const [a, b] = h.split(".").map(Number) as [number, number];
+    return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+
+/** The tailnet's coordination server: https, or plain http only at a loopback or private address (a test's own). */
+const controlUrl = z.string().refine((v) => {
+    let u: URL;
+    try {
+        u = new URL(v);
+    } catch {
+        return false;
+    }
+    const plainOk = u.protocol === "http:" && isPrivateIp(u.hostname);
+    return (u.protocol === "https:" || plainOk) && !u.username && !u.password && !u.search && !u.hash;
+}, { message: "expected an https:// URL of the coordination server (http:// only at a loopback or private IP address), with no credentials, query or fragment" });
+
 export const hostSchema = z.object({
     name: slug,
     address,
@@ -139,6 +160,8 @@ export const configSchema = z.object({
         directUdp: z.boolean().default(false),
         /** sha256 of Tailscale's apt signing key (pkgs.tailscale.com/stable/ubuntu/noble.noarmor.gpg). */
         aptKeySha256: z.string().regex(/^[0-9a-f]{64}$/, { message: "expected the apt key's sha256 (64 hex)" }),
+        /** The coordination server nodes log in to (`tailscale up --login-server`); unset: Tailscale's own. */
+        controlUrl: controlUrl.optional(),
     }).strict(),
     coolify: z.object({
         enabled: z.boolean().default(true),

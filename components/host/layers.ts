@@ -66,6 +66,8 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             APT_KEY_SHA256: cfg.tailnet.aptKeySha256,
             TAGS: TAILNET_TAGS.servers,
             HOSTNAME: host.name,
+            // Empty: Tailscale's own coordination server (no --login-server flag).
+            CONTROL_URL: cfg.tailnet.controlUrl ?? "",
         }, { secretParams: [...secretParamsOf("tailscale")] }),
         step("firewall", {
             AFTER_BLOCK: renderDockerUserBlock(4),

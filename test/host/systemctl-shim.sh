@@ -1,8 +1,9 @@
 #!/bin/bash
 # `systemctl` on the control-plane test host (testhost.sh up NAME --docker): the few verbs the layers use, for
-# the units Debian's docker.io package would run, started the way its unit files start them. There is no
-# systemd inside (adr/0018 says why and what this hides): no dependency graph beyond docker needing
-# containerd, no socket activation, no restart on failure, no journal (logs go to /var/log/<unit>.log).
+# the units Debian's docker.io package would run and Tailscale's package's tailscaled, started the way their
+# unit files start them. There is no systemd inside (adr/0018 says why and what this hides): no dependency
+# graph beyond docker needing containerd, no socket activation, no restart on failure, no journal (logs go
+# to /var/log/<unit>.log).
 #   systemctl start|stop|restart|reload|is-active|status UNIT
 # start and restart return once the daemon answers (like systemd's Type=notify for dockerd), or fail with
 # the tail of its log.
@@ -13,8 +14,8 @@ die() { printf 'systemctl (demesne test host stand-in): %s\n' "$*" >&2; exit "${
 [[ $# == 2 ]] || die "usage: systemctl start|stop|restart|reload|is-active|status UNIT (only these here; see adr/0018)"
 verb=$1 unit=${2%.service}
 case $unit in
-  docker | containerd) ;;
-  *) die "unit $2 is not known on this test host (only docker and containerd; see adr/0018)" 5 ;;
+  docker | containerd | tailscaled) ;;
+  *) die "unit $2 is not known on this test host (only docker, containerd and tailscaled; see adr/0018)" 5 ;;
 esac
 mkdir -p "$RUN"
 
@@ -28,12 +29,14 @@ running() {
   [[ ${stat%% *} != Z && $(readlink "/proc/$pid/exe" 2>/dev/null) == *"/$(program "$1")" ]] || return 1
   echo "$pid"
 }
-program() { case $1 in docker) echo dockerd ;; containerd) echo containerd ;; esac; }
+program() { case $1 in docker) echo dockerd ;; *) echo "$1" ;; esac; }
 
 answers() {
   case $1 in
     docker) docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 ;;
     containerd) ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1 ;;
+    # Type=notify: tailscaled notifies once its LocalAPI socket serves, whatever its backend state.
+    tailscaled) tailscale --socket=/run/tailscale/tailscaled.sock status --json >/dev/null 2>&1 ;;
   esac
 }
 
@@ -54,6 +57,18 @@ start() {
       # shellcheck disable=SC2206 # word splitting is what the unit file's $DOCKER_OPTS does too
       cmd=(/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS) ;;
     containerd) cmd=(/usr/bin/containerd) ;;
+    # Tailscale's tailscaled.service: EnvironmentFile=/etc/default/tailscaled (PORT, FLAGS), its Runtime-,
+    # State- and CacheDirectory, ExecStart=/usr/sbin/tailscaled --state=... --socket=... --port=${PORT} $FLAGS
+    tailscaled)
+      local PORT="" FLAGS=""
+      set -a
+      # shellcheck disable=SC1091 # the host's own file; not optional in the unit (no leading -)
+      . /etc/default/tailscaled
+      set +a
+      install -d -m 0755 /run/tailscale && install -d -m 0700 /var/lib/tailscale && install -d -m 0750 /var/cache/tailscale
+      # shellcheck disable=SC2206 # word splitting is what the unit file's $FLAGS does too
+      cmd=(/usr/sbin/tailscaled --state=/var/lib/tailscale/tailscaled.state --socket=/run/tailscale/tailscaled.sock
+        "--port=$PORT" $FLAGS) ;;
   esac
   setsid "${cmd[@]}" </dev/null >>"/var/log/$1.log" 2>&1 &
   echo "$!" >"$RUN/$1.pid"
@@ -79,13 +94,18 @@ stop() {
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$RUN/$1.pid"
 }
+# ExecStopPost=/usr/sbin/tailscaled --cleanup: removes the routes and DNS settings a killed daemon left.
+stopped() { [[ $1 != tailscaled ]] || /usr/sbin/tailscaled --cleanup >>/var/log/tailscaled.log 2>&1 || true; }
 
 case $verb in
   start) start "$unit" ;;
-  stop) stop "$unit" ;;
-  restart) stop "$unit" && start "$unit" ;;
-  # dockerd and containerd reload their configuration on SIGHUP (what their units' ExecReload send).
-  reload) kill -HUP "$(running "$unit")" ;;
+  stop) stop "$unit" && stopped "$unit" ;;
+  restart) stop "$unit" && stopped "$unit" && start "$unit" ;;
+  # dockerd and containerd reload their configuration on SIGHUP (what their units' ExecReload send);
+  # tailscaled.service has no ExecReload, so systemctl refuses it.
+  reload)
+    [[ $unit != tailscaled ]] || die "Job for tailscaled.service failed: the unit has no ExecReload (as systemctl says)"
+    kill -HUP "$(running "$unit")" ;;
   is-active)
     if running "$unit" >/dev/null; then echo active; else echo inactive; exit 3; fi ;;
   status)

@@ -1,6 +1,6 @@
 # Joins the tailnet with a one-off, tagged, pre-authorized key; skipped when already running.
 # The key goes to a root-only file under /run and is deleted after use, never into argv.
-read_params APT_SOURCE APT_KEY_URL APT_KEY_SHA256 AUTH_KEY TAGS HOSTNAME
+read_params APT_SOURCE APT_KEY_URL APT_KEY_SHA256 AUTH_KEY TAGS HOSTNAME CONTROL_URL
 backend_state() {
     tailscale status --json 2> /dev/null | jq -r '.BackendState // empty' || true
 }
@@ -22,10 +22,16 @@ fi
 if [ "$(backend_state)" != "Running" ]; then
     install -d -m 0700 /run/demesne
     keyfile="$(mktemp /run/demesne/tskey.XXXXXX)"
-    trap 'rm -f "$keyfile"; on_exit' EXIT
+    # on_exit reads the exit status from $?: rm's must not replace it, and under set -e a bare failing
+    # (exit "$rc") would end the trap before on_exit prints changed=false.
+    trap 'rc=$?; rm -f "$keyfile"; (exit "$rc") || on_exit' EXIT
     param AUTH_KEY > "$keyfile"
-    tailscale up --auth-key="file:$keyfile" --advertise-tags="$(param TAGS)" \
-        --hostname="$(param HOSTNAME)" --ssh=false --accept-dns=false > /dev/null
+    login=()
+    if [ -n "$(param CONTROL_URL)" ]; then login=(--login-server="$(param CONTROL_URL)"); fi
+    # A refused key makes `tailscale up` fail; the trap removes the key file either way.
+    tailscale up --auth-key="file:$keyfile" --advertise-tags="$(param TAGS)" "${login[@]}" \
+        --hostname="$(param HOSTNAME)" --ssh=false --accept-dns=false > /dev/null ||
+        die "tailscale up failed (its message is above): the auth key may be wrong, spent or expired"
     rm -f "$keyfile"
     CHANGED=true
 fi
