@@ -33,7 +33,7 @@ export function controlStackImages(): { gateway: string; postgres: string; chatU
 
 async function loadFromMachine(host: TestHost, ref: string): Promise<void> {
     const have = await runCommand("docker", ["image", "inspect", "--format", "{{.Id}}", ref]);
-    if (have.code !== 0) throw new Error(`DEMESNE_REAL_IMAGES=1 needs ${ref} in this machine's docker: docker pull ${ref}`);
+    if (have.code !== 0) throw new Error(`DEMESNE_REAL_IMAGES=1 needs ${ref} in this machine's docker (docker pull ${ref}): ${have.stderr.trim()}`);
     const testhost = path.join(__dirname, "..", "host", "testhost.sh");
     const r = await runCommand("bash", ["-o", "pipefail", "-c", `docker save "$1" | bash "$2" exec "$3" -- docker load -q`, "_", ref, testhost, String(host.index)], { timeoutMs: 900_000 });
     if (r.code !== 0) throw new Error(`docker save ${ref} | docker load on ${host.name} failed: ${r.stderr.trim()}`);

@@ -57,8 +57,10 @@ function stack(name: string, img: { gateway: string; postgres: string; chatUi: s
     });
     return path.join(work, `Pulumi.${name}.yaml`);
 }
+// Real images start slower (LiteLLM migrates its database, Open WebUI's healthcheck waits for its start).
+const LAYER_MS = REAL_IMAGES ? 900_000 : 120_000;
 const deploy = async (file: string, service: string) =>
-    runLayer(host, "service", await serviceParams(file, path.basename(file).split(".")[1]!, service, VALUES));
+    runLayer(host, "service", await serviceParams(file, path.basename(file).split(".")[1]!, service, VALUES), LAYER_MS);
 
 interface Container { name: string; id: string; started: string; image: string; running: boolean }
 async function containers(): Promise<Map<string, Container>> {
@@ -125,7 +127,7 @@ describe("a tag-only image never reaches a host", () => {
     });
 });
 
-describe("the gateway and the chat UI run from digests", { timeout: 300_000 }, () => {
+describe("the gateway and the chat UI run from digests", { timeout: 2 * LAYER_MS + 60_000 }, () => {
     it("the service layer brings both up (changed=true), every container created from a registry digest", async () => {
         const file = stack("svc", images);
         expect(await deploy(file, "gateway")).toBe("changed=true");
@@ -156,6 +158,7 @@ describe("the gateway and the chat UI run from digests", { timeout: 300_000 }, (
             const outside = await fetchFromMachine(`http://${host.address}:${port}${url}`);
             expect(outside.ok, `port ${port} from outside`).toBe(false);
             expect(outside.error, `port ${port} from outside`).toMatch(/ECONNREFUSED/);
+            expect((await fetchFromMachine(`http://[${host.address6}]:${port}${url}`)).error, `port ${port} from outside, IPv6`).toMatch(/ECONNREFUSED/);
         }
         await must(host, `docker run -d --name control -p 0.0.0.0:8099:80 ${await buildHttpdImage(host)}`);
         // Docker's rules for a new port take a moment on a loaded machine: poll.
@@ -238,7 +241,7 @@ describe("the gateway and the chat UI run from digests", { timeout: 300_000 }, (
         const params = await serviceParams(path.join(work, "Pulumi.svc.yaml"), "svc", "chat", VALUES);
         const compose = JSON.parse(params.COMPOSE!) as { services: Record<string, { ports: string[] }> };
         compose.services["open-webui"]!.ports = ["0.0.0.0:3000:8080"];
-        await expect(runLayer(host, "service", { ...params, COMPOSE: `${JSON.stringify(compose, null, 2)}\n` }))
+        await expect(runLayer(host, "service", { ...params, COMPOSE: `${JSON.stringify(compose, null, 2)}\n` }, LAYER_MS))
             .rejects.toThrow(/a port of chat is published beyond loopback/);
         expect(await must(host, "docker port chat-open-webui-1")).toBe("8080/tcp -> 127.0.0.1:3000\n");
         expect((await fetchFromMachine(`http://${host.address}:3000/health`)).error).toMatch(/ECONNREFUSED/);

@@ -41,9 +41,11 @@ export function writeStackFile(
 }
 
 /** Runs one of the program's layers on the test host as the runner would: script file, params on stdin. */
-export async function runLayer(host: TestHost, layer: LayerScriptName, params: Record<string, string>): Promise<string | undefined> {
+export async function runLayer(
+  host: TestHost, layer: LayerScriptName, params: Record<string, string>, timeoutMs = 120_000,
+): Promise<string | undefined> {
   await host.writeFile(`/root/${layer}.sh`, layerScript(layer).text, 0o700);
-  const r = await host.exec(`bash /root/${layer}.sh`, { input: encodeParams(params), timeoutMs: 120_000 });
+  const r = await host.exec(`bash /root/${layer}.sh`, { input: encodeParams(params), timeoutMs });
   if (r.code !== 0) throw new Error(`the ${layer} layer failed on ${host.name}:\n${r.stderr}`);
   return r.stdout.trim().split("\n").pop();
 }
