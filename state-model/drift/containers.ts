@@ -28,8 +28,15 @@ export function pinnedByDigest(image: string): boolean {
     return /@sha256:[0-9a-f]{64}$/.test(image) || /^sha256:[0-9a-f]{64}$/.test(image);
 }
 
+/** A finding whatever the source; only an `ignorable` one may be accepted by an ignore rule. */
+export interface Violation {
+    severity: Severity;
+    why: string;
+    ignorable?: boolean;
+}
+
 /** Why a container fact is a finding on its own, or undefined. Only a running container counts: a stopped one publishes nothing and runs nothing. */
-export function containerViolation(value: ContainerFactValue): { severity: Severity; why: string } | undefined {
+export function containerViolation(value: ContainerFactValue): Violation | undefined {
     if (value.state !== "running") return undefined;
     const wide = publishedBindings(value.ports ?? []).filter((b) => !isLoopback(b.address));
     const reasons: string[] = [];
@@ -40,5 +47,6 @@ export function containerViolation(value: ContainerFactValue): { severity: Sever
     const image = value.image ?? "";
     if (!pinnedByDigest(image)) reasons.push(`runs ${image || "an unnamed image"} by a name that can change; pin it by digest (name@sha256:…)`);
     if (!reasons.length) return undefined;
-    return { severity: wide.length ? "critical" : "medium", why: reasons.join("; ") };
+    // Exposure is never acceptable; a tag may be (Coolify runs its own images by tag): an ignore rule can say so.
+    return wide.length ? { severity: "critical", why: reasons.join("; ") } : { severity: "medium", why: reasons.join("; "), ignorable: true };
 }

@@ -14,7 +14,7 @@ import { OBSERVATION_ATTRIBUTES } from "./baseline";
 import type { DesiredState, Expected } from "./desired";
 import { SUDOERS_PATH } from "../../components/render/sudoers";
 import { OBSERVER_SUDOERS_PATH } from "../../components/model/observer";
-import { containerViolation, type ContainerFactValue } from "./containers";
+import { containerViolation, type ContainerFactValue, type Violation } from "./containers";
 import { isIgnored, type IgnoreRule } from "./ignore";
 import { OWNERS, type Severity } from "./owners";
 
@@ -120,8 +120,8 @@ const TAILNET_V4 = /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./;
 const isTailnet = (a: string) => TAILNET_V4.test(a) || a.toLowerCase().startsWith("fd7a:115c:a1e0:");
 
 /** The invariants that hold whatever the source: no unrestricted sudo, nothing listening publicly but SSH, no running container published beyond loopback or on a movable image name. */
-function violations(facts: { attribute: string; key: string; value: unknown }[]): Map<string, { severity: Severity; why: string }> {
-  const out = new Map<string, { severity: Severity; why: string }>();
+function violations(facts: { attribute: string; key: string; value: unknown }[]): Map<string, Violation> {
+  const out = new Map<string, Violation>();
   for (const f of facts) {
     if (f.attribute === "sudoers.file") {
       // Invariant 9 forbids passwordless root. A password-guarded `%sudo ALL=(ALL:ALL) ALL` is the
@@ -217,7 +217,7 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
     const report = (k: string, f: Parameters<typeof add>[0]) => {
       const v = bad.get(k);
       reported.add(k);
-      add(v ? { ...f, severity: v.severity, why: v.why, invariant: true } : f);
+      add(v ? { ...f, severity: v.severity, why: v.why, invariant: v.ignorable !== true } : f);
     };
     for (const e of want?.expected ?? ([] as Expected[])) {
       const k = `${e.attribute}\u0000${e.key}`;
@@ -239,7 +239,7 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
     for (const [k, v] of bad) {
       if (reported.has(k)) continue;
       const f = byKey.get(k)!;
-      add({ host: h.host, attribute: f.attribute, key: f.key, change: "violation", desired: null, observed: f.value, severity: v.severity, why: v.why, invariant: true });
+      add({ host: h.host, attribute: f.attribute, key: f.key, change: "violation", desired: null, observed: f.value, severity: v.severity, why: v.why, invariant: v.ignorable !== true });
     }
   }
   findings.sort((a, b) => SEVERITY_ORDER.indexOf(b.severity) - SEVERITY_ORDER.indexOf(a.severity) || a.host.localeCompare(b.host) || a.attribute.localeCompare(b.attribute) || a.key.localeCompare(b.key));

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { pinnedByDigest, publishedBindings } from "../../state-model/drift/containers";
 import { computeDrift, type HostState } from "../../state-model/drift/drift";
+import type { IgnoreRule } from "../../state-model/drift/ignore";
 import { parseProbe } from "../../state-model/observe/parse";
 
 const DOCKER_26_PS = [
@@ -14,10 +15,10 @@ const DOCKER_26_PS = [
 ].join("\n") + "\n";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
-const driftOf = (stdout: string) => {
+const driftOf = (stdout: string, ignore: IgnoreRule[] = []) => {
     const facts = parseProbe("containers", 0, stdout).facts;
     const host: HostState = { host: "h1", reachable: true, failedProbes: [], facts };
-    return computeDrift({ source: "desired:t", hosts: new Map([["h1", { expected: [], complete: [] }]]) }, [host], [], {}).findings;
+    return computeDrift({ source: "desired:t", hosts: new Map([["h1", { expected: [], complete: [] }]]) }, [host], ignore, {}).findings;
 };
 
 describe("containers in drift (real Docker 26 output)", () => {
@@ -49,5 +50,10 @@ describe("containers in drift (real Docker 26 output)", () => {
         expect(pinnedByDigest(DIGEST)).toBe(true);
         expect(pinnedByDigest("demesne-test/httpd:1")).toBe(false);
         expect(pinnedByDigest("demesne-test/httpd:sha256")).toBe(false);
+    });
+
+    it("an ignore rule can accept a tag (Coolify runs its images by tag), never a port published beyond loopback", () => {
+        const all: IgnoreRule = { host: "*", attribute: "container", key: "*", reason: "Coolify's own images are run by tag" };
+        expect(driftOf(DOCKER_26_PS, [all]).map((f) => [f.key, f.severity])).toEqual([["wide", "critical"]]);
     });
 });
