@@ -248,6 +248,18 @@ describe("the gateway and the chat UI run from digests", { timeout: 2 * LAYER_MS
         expect(await deploy(path.join(work, "Pulumi.svc.yaml"), "chat")).toBe("changed=false");
     });
 
+    it("a new project refused by that check is taken down again: nothing of it runs, its files are gone", async () => {
+        const params = await serviceParams(path.join(work, "Pulumi.svc.yaml"), "svc", "chat", VALUES);
+        const compose = JSON.parse(params.COMPOSE!) as { name: string; services: Record<string, { ports: string[] }> };
+        compose.name = "exposed";
+        compose.services["open-webui"]!.ports = ["0.0.0.0:3001:8080"];
+        await expect(runLayer(host, "service", { ...params, NAME: "exposed", COMPOSE: `${JSON.stringify(compose, null, 2)}\n`, SERVE: "" }, LAYER_MS))
+            .rejects.toThrow(/a port of exposed is published beyond loopback/);
+        expect(await must(host, "docker ps -aq --filter label=com.docker.compose.project=exposed")).toBe("");
+        expect((await fetchFromMachine(`http://${host.address}:3001/health`)).error).toMatch(/ECONNREFUSED/);
+        expect(await must(host, `ls -A ${DIR}/exposed 2>/dev/null || true`)).toBe("");
+    });
+
     it("a new chat UI digest recreates the chat UI only", async () => {
         const before = await containers();
         const chatUi = await nextVersion(host, images.chatUi, "demesne-test/chat-ui", "2");
