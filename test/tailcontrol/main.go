@@ -71,10 +71,14 @@ func main() {
 	}
 	baseURL := "http://" + ln.Addr().String()
 
-	// testcontrol only assigns requested tags when TagOwners is set; owners are not checked at signup.
-	owners := map[string][]string{}
+	// testcontrol assigns a node the tags it requests at signup only when TagOwners is set (without checking
+	// them against it), so no -tags means untagged nodes. Owners matter only for later retagging.
+	var owners map[string][]string
 	for _, t := range strings.Split(*tags, ",") {
 		if t = strings.TrimSpace(t); t != "" {
+			if owners == nil {
+				owners = map[string][]string{}
+			}
 			owners[t] = nil
 		}
 	}
