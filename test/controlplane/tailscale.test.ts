@@ -80,6 +80,8 @@ describe("the tailscale layer against a local coordination server", { timeout: 2
         expect(await must(host, "systemctl is-active tailscaled")).toBe("active\n");
         const cmdline = await must(host, `tr '\\0' ' ' < /proc/${await tailscaledPid()}/cmdline`);
         expect(cmdline.trim()).toBe(`/usr/sbin/tailscaled --state=/var/lib/tailscale/tailscaled.state --socket=/run/tailscale/tailscaled.sock --port=41641${tunMode ? ` ${tunMode}` : ""}`);
+        // The mode it runs in is the real one: a tailscale0 device with a kernel TUN, none in userspace mode.
+        expect((await host.exec("ip link show tailscale0")).code).toBe(tunMode ? 1 : 0);
         expect((await status()).BackendState).toBe("NeedsLogin");
         expect(await control.nodes()).toEqual([]);
     });
@@ -156,11 +158,11 @@ describe("tailscale serve through the layers' serve_https (prelude)", { timeout:
         expect(await probe(8443, 18080)).toBe("changed=false");
         expect(await probe(8443, 18081)).toBe("changed=true");
         expect(await proxies()).toEqual({ [`${name}:8443`]: "http://127.0.0.1:18081" });
-        // The port listens on the node's tailnet addresses only: not on the host's link, any address or loopback.
-        const tailnetIps = (await status()).Self.TailscaleIPs;
-        const listeners = (await must(host, "ss -Hltn 'sport = :8443'")).trim().split("\n").map((l) => l.split(/\s+/)[3]);
-        expect(listeners.length).toBeGreaterThan(0);
-        for (const l of listeners) expect(tailnetIps.map((ip) => (ip.includes(":") ? `[${ip}]:8443` : `${ip}:8443`))).toContain(l);
+        // With a kernel TUN the port listens on the node's tailnet addresses only: not on the host's link, any
+        // address or loopback. In userspace mode it lives inside tailscaled: no kernel socket at all.
+        const tailnetIps = (await status()).Self.TailscaleIPs.map((ip) => (ip.includes(":") ? `[${ip}]:8443` : `${ip}:8443`));
+        const listeners = (await must(host, "ss -Hltn 'sport = :8443'")).trim().split("\n").filter(Boolean).map((l) => l.split(/\s+/)[3]);
+        expect(listeners.sort()).toEqual(tunMode ? [] : tailnetIps.sort());
     });
 });
 
