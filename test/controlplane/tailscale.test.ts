@@ -2,7 +2,7 @@
 // control-plane test host to a local coordination server (test/tailcontrol: Tailscale's testcontrol over
 // plain HTTP, on the machine's end of the host's link) with a tagged auth key, using Tailscale v1.102.5
 // built from its Go module (scripts/tailscale-tools.sh) and tailscaled started as its package's unit does.
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -70,6 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
     await host?.stop();
     await control?.stop();
+    rmSync(work, { recursive: true, force: true });
 });
 
 describe("the tailscale layer against a local coordination server", { timeout: 240_000 }, () => {
