@@ -200,10 +200,12 @@ describe("a refused key", { timeout: 240_000 }, () => {
 describe("a missing piece fails, naming what to do", () => {
     it("without the built binaries the test stops and names `npm run tailscale-tools`", () => {
         const before = process.env.DEMESNE_CACHE_DIR;
-        process.env.DEMESNE_CACHE_DIR = mkdtempSync(path.join(tmpdir(), "demesne-no-tailscale-"));
+        const empty = mkdtempSync(path.join(tmpdir(), "demesne-no-tailscale-"));
+        process.env.DEMESNE_CACHE_DIR = empty;
         try {
             expect(() => tailscaleTools()).toThrow(/missing .*tailscale-v1\.102\.5\/tailscale, .*: build Tailscale v1\.102\.5 and the test control server with `npm run tailscale-tools`/);
         } finally {
+            rmSync(empty, { recursive: true });
             if (before === undefined) delete process.env.DEMESNE_CACHE_DIR;
             else process.env.DEMESNE_CACHE_DIR = before;
         }
