@@ -19,6 +19,9 @@ fi
 [ "$before" = true ] && CHANGED=true
 
 # verify
+for pkg in $(param PACKAGES); do
+    dpkg-query -W -f='${Status}' "$pkg" 2> /dev/null | grep -q 'install ok installed' || die "$pkg is not installed"
+done
 docker info --format '{{.ServerVersion}}' > /dev/null || die "the Docker daemon does not answer"
 iptables -S FORWARD | grep -q -- '-j DOCKER-USER' || die "FORWARD does not jump to DOCKER-USER"
 finish
