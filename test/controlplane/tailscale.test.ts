@@ -81,6 +81,9 @@ describe("the tailscale layer against a local coordination server", { timeout: 2
         expect(await must(host, "systemctl is-active tailscaled")).toBe("active\n");
         const cmdline = await must(host, `tr '\\0' ' ' < /proc/${await tailscaledPid()}/cmdline`);
         expect(cmdline.trim()).toBe(`/usr/sbin/tailscaled --state=/var/lib/tailscale/tailscaled.state --socket=/run/tailscale/tailscaled.sock --port=41641${tunMode ? ` ${tunMode}` : ""}`);
+        // Its unit has no ExecReload: systemctl refuses, and so does the stand-in.
+        const reload = await host.exec("systemctl reload tailscaled");
+        expect(reload).toMatchObject({ code: 1, stderr: expect.stringContaining("the unit has no ExecReload") });
         // The mode it runs in is the real one: a tailscale0 device with a kernel TUN, none in userspace mode.
         expect((await host.exec("ip link show tailscale0")).code).toBe(tunMode ? 1 : 0);
         expect((await status()).BackendState).toBe("NeedsLogin");
