@@ -13,11 +13,10 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
-import { DOCKER_PACKAGES } from "../../components/host/layers";
 import { sha256Hex } from "../../components/model/hash";
 import { TAILNET_TAGS } from "../../components/model/segmentation";
-import { keyPair, layerParams, runLayer, serviceParams, writeStackFile, type SecretValues } from "../helpers/configured-host";
-import { must, startControlPlaneHost } from "../controlplane/host";
+import { layerParams, runLayer, serviceParams, type SecretValues } from "../helpers/configured-host";
+import { DEBIAN_DOCKER_PACKAGES, hostStackFile, must, startControlPlaneHost } from "../controlplane/host";
 import { ProviderDouble } from "../controlplane/provider-double";
 import { startRegistry } from "../controlplane/registry";
 import { serviceImages } from "../controlplane/service-images";
@@ -29,7 +28,6 @@ if (!Number.isInteger(REPS) || REPS < 1) throw new Error(`--reps: expected a who
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const CONTROLPLANE = path.join(__dirname, "..", "controlplane");
 const hex = (n: number) => randomBytes(n).toString("hex");
-const DEBIAN_NAMES: Record<string, string> = { "docker-compose-v2": "docker-compose" };
 const INSTALLER = readFileSync(path.join(CONTROLPLANE, "coolify-installer.sh"), "utf8");
 const LAYERS = ["docker", "firewall", "tailscale", "service gateway", "service chat", "coolify"] as const;
 type Phase = "bring-up" | (typeof LAYERS)[number];
@@ -66,8 +64,8 @@ async function oneRun(rep: number): Promise<{ converge: Record<Phase, number>; r
             providerKeys: { openai: `sk-provider-${hex(16)}` },
             secrets: { gatewayMasterKey: `sk-master-${hex(16)}`, gatewaySaltKey: hex(32), gatewayDbPassword: hex(24), webuiSecretKey: hex(32), webuiVirtualKey: `sk-virtual-${hex(16)}` },
         };
-        const file = writeStackFile(work, "b", [{ name: host.name, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }], {
-            observerPub: keyPair(work, "observer").pub, adminRange: host.network,
+        const file = hostStackFile(host, work, {
+            stack: "b",
             services: [
                 { name: "gateway", kind: "gateway", host: host.name, image: images.gateway, postgresImage: images.postgres,
                     models: [{ name: "gpt-4o-mini", model: "openai/gpt-4o-mini", providerKey: "openai" }], env: { OPENAI_API_BASE: provider.baseUrl } },
@@ -81,7 +79,7 @@ async function oneRun(rep: number): Promise<{ converge: Record<Phase, number>; r
         const params = layerParams(file, "b", host.name);
         const rootEnv = `ROOT_USERNAME=admin\nROOT_USER_EMAIL=ops@example.com\nROOT_USER_PASSWORD=${hex(18)}\n`;
         const run: Record<(typeof LAYERS)[number], () => Promise<string | undefined>> = {
-            docker: () => runLayer(host, "docker", { ...params("docker"), PACKAGES: DOCKER_PACKAGES.map((p) => DEBIAN_NAMES[p] ?? p).join(" ") }),
+            docker: () => runLayer(host, "docker", { ...params("docker"), PACKAGES: DEBIAN_DOCKER_PACKAGES }),
             firewall: async () => {
                 const r = await runLayer(host, "firewall", params("firewall"));
                 if (r === "changed=true") await runLayer(host, "confirm", { TARGET_LAYER: "firewall" });

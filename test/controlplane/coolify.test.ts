@@ -16,8 +16,8 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../components/model/hash";
-import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
-import { fetchFromMachine, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { layerParams, runLayer } from "../helpers/configured-host";
+import { fetchFromMachine, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 
 const NAME = "coolify";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-coolify-"));
@@ -46,9 +46,7 @@ const fingerprint = () => must(host, "{ { iptables-save; ip6tables-save; } | gre
 
 beforeAll(async () => {
     host = await startControlPlaneHost(NAME);
-    const observer = keyPair(work, "observer");
-    const file = writeStackFile(work, "t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
-        { observerPub: observer.pub, adminRange: host.network });
+    const file = hostStackFile(host, work);
     const doc = parse(readFileSync(file, "utf8")) as { config: Record<string, unknown> };
     doc.config["demesne:coolify"] = { host: NAME, rootEmail: "ops@example.com", installerUrl: INSTALLER_URL, installerSha256: sha256Hex(INSTALLER), servePort: SERVE_PORT };
     writeFileSync(file, stringify(doc));

@@ -8,12 +8,11 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeParams } from "../../components/actuator/wire";
-import { DOCKER_PACKAGES } from "../../components/host/layers";
-import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
-import { must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { layerParams, runLayer } from "../helpers/configured-host";
+import { DEBIAN_DOCKER_PACKAGES, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 
 const NAME = "cpinstall";
-const PACKAGE = "docker-compose"; // Debian's name for Ubuntu's docker-compose-v2
+const PACKAGE = "docker-compose"; // Debian's name for Ubuntu's docker-compose-v2 (DEBIAN_DOCKER_PACKAGES)
 const REPO = "/srv/apt-local";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-cpinstall-"));
 let host: ControlPlaneHost;
@@ -23,10 +22,7 @@ const installed = async () => (await host.exec(`dpkg-query -W -f='\${Status}' ${
 
 beforeAll(async () => {
     host = await startControlPlaneHost(NAME);
-    const observer = keyPair(work, "observer");
-    writeStackFile(work, "t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
-        { observerPub: observer.pub, adminRange: host.network });
-    params = { ...layerParams(path.join(work, "Pulumi.t.yaml"), "t", NAME)("docker"), PACKAGES: DOCKER_PACKAGES.map((p) => (p === "docker-compose-v2" ? PACKAGE : p)).join(" ") };
+    params = { ...layerParams(hostStackFile(host, work), "t", NAME)("docker"), PACKAGES: DEBIAN_DOCKER_PACKAGES };
     // The package as installed, back into a .deb; a flat repository (Packages with size and sha256) for apt.
     await must(host, [
         "set -eo pipefail",

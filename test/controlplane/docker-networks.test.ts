@@ -8,9 +8,9 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DOCKER_DAEMON, DOCKER_PACKAGES } from "../../components/host/layers";
-import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
-import { buildHttpdImage, fetchFromMachine, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { DOCKER_DAEMON } from "../../components/host/layers";
+import { layerParams, runLayer } from "../helpers/configured-host";
+import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 
 const NAME = "cpnets";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-cpnets-"));
@@ -33,7 +33,6 @@ const SUBNET_BLOCK = [
 
 // Published ports: the default bridge, a compose-style network, and one with IPv6 on.
 const PORTS = { bridge: 8180, project: 8181, dual: 8182 };
-const DEBIAN_NAMES: Record<string, string> = { "docker-compose-v2": "docker-compose" };
 /** This machine's end of the host's link: the first address of its /30. */
 const machineEnd = () => host.network.split("/")[0]!.replace(/\d+$/, (n) => String(Number(n) + 1));
 const DROPPED_MS = 3_000;
@@ -48,12 +47,8 @@ const dropped = async (port: number, family: 4 | 6) => {
 
 beforeAll(async () => {
     host = await startControlPlaneHost(NAME);
-    const observer = keyPair(work, "observer");
-    writeStackFile(work, "t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
-        { observerPub: observer.pub, adminRange: host.network });
-    params = layerParams(path.join(work, "Pulumi.t.yaml"), "t", NAME);
-    expect(await runLayer(host, "docker", { ...params("docker"), PACKAGES: DOCKER_PACKAGES.map((p) => DEBIAN_NAMES[p] ?? p).join(" ") }))
-        .toBe("changed=true");
+    params = layerParams(hostStackFile(host, work), "t", NAME);
+    expect(await runLayer(host, "docker", { ...params("docker"), PACKAGES: DEBIAN_DOCKER_PACKAGES })).toBe("changed=true");
     // Docker 27's defaults over the program's daemon.json: ip6tables on (Docker 26 has it behind experimental).
     await must(host, `echo '${JSON.stringify({ ...DOCKER_DAEMON, experimental: true, ip6tables: true })}' > /etc/docker/daemon.json && systemctl restart docker`);
     await must(host, `ufw default deny incoming && ufw default deny routed && ufw allow from ${host.network} to any port 22 proto tcp && ufw --force enable`);

@@ -6,20 +6,17 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DOCKER_DAEMON, DOCKER_PACKAGES } from "../../components/host/layers";
-import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
+import { DOCKER_DAEMON } from "../../components/host/layers";
+import { layerParams, runLayer } from "../helpers/configured-host";
 import { runCommand } from "../helpers/test-host";
-import { buildHttpdImage, fetchFromMachine, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 
 const NAME = "cplane";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-controlplane-"));
 let host: ControlPlaneHost;
 let params: (layer: string) => Record<string, string>;
 
-// Ubuntu calls Compose v2 docker-compose-v2; Debian calls the same Compose 2 docker-compose. The rootfs has
-// Debian's, so the layer takes its "already installed" branch (the host has no network to install from).
-const DEBIAN_NAMES: Record<string, string> = { "docker-compose-v2": "docker-compose" };
-const dockerParams = () => ({ ...params("docker"), PACKAGES: DOCKER_PACKAGES.map((p) => DEBIAN_NAMES[p] ?? p).join(" ") });
+const dockerParams = () => ({ ...params("docker"), PACKAGES: DEBIAN_DOCKER_PACKAGES });
 
 const dockerdPid = async () => (await must(host, "systemctl status docker")).match(/pid (\d+)/)![1]!;
 /** What the docker layer may change: files outside the kernel's and Docker's scratch file systems, and the
@@ -46,10 +43,7 @@ async function answersWithin(url: string, ms: number): Promise<string> {
 
 beforeAll(async () => {
     host = await startControlPlaneHost(NAME);
-    const observer = keyPair(work, "observer");
-    writeStackFile(work, "t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
-        { observerPub: observer.pub, adminRange: host.network });
-    params = layerParams(path.join(work, "Pulumi.t.yaml"), "t", NAME);
+    params = layerParams(hostStackFile(host, work), "t", NAME);
 }, 1_500_000);
 
 afterAll(async () => {

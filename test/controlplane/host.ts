@@ -5,6 +5,8 @@
 import { accessSync, constants, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import * as path from "node:path";
+import { DOCKER_PACKAGES } from "../../components/host/layers";
+import { keyPair, writeStackFile } from "../helpers/configured-host";
 import { bindTestHost, runCommand, type TestHost, type TestHostInfo } from "../helpers/test-host";
 
 const HOST_DIR = path.join(__dirname, "..", "host");
@@ -14,6 +16,19 @@ const INSTALL = "apt-get install debootstrap debian-archive-keyring openssh-clie
 export interface ControlPlaneHost extends TestHost {
     /** fd51:251:INDEX::2, the host's IPv6 address on its link (the machine's end is ::1). */
     address6: string;
+}
+
+/**
+ * The docker layer's packages as the test host names them: Ubuntu calls Compose v2 docker-compose-v2, Debian
+ * docker-compose. The rootfs has Debian's, so the layer takes its "already installed" branch.
+ */
+export const DEBIAN_DOCKER_PACKAGES = DOCKER_PACKAGES.map((p) => (p === "docker-compose-v2" ? "docker-compose" : p)).join(" ");
+
+/** Pulumi.<stack>.yaml in dir for this one host (SSH from its own link only, the services given); its path. */
+export function hostStackFile(host: ControlPlaneHost, dir: string, opts: { stack?: string; services?: object[] } = {}): string {
+    const stack = opts.stack ?? "t";
+    return writeStackFile(dir, stack, [{ name: host.name, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
+        { observerPub: keyPair(dir, `observer-${stack}`).pub, adminRange: host.network, services: opts.services });
 }
 
 function preflight(): void {

@@ -9,12 +9,11 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config/stack-file";
-import { DOCKER_PACKAGES } from "../../components/host/layers";
 import { composeProblems } from "../../components/model/compose";
 import { planService, providerKeyEnvOf } from "../../components/service/spec";
 import { shellQuote } from "../helpers/test-host";
 import { keyPair, layerParams, runLayer, serviceParams, writeStackFile, type SecretValues } from "../helpers/configured-host";
-import { buildHttpdImage, fetchFromMachine, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 import { ProviderDouble } from "./provider-double";
 import { startRegistry } from "./registry";
 import { nextVersion, REAL_IMAGES, serviceImages, type ServiceImages } from "./service-images";
@@ -39,7 +38,6 @@ let images: ServiceImages;
 let observerPub: string;
 
 // Debian calls Compose v2 docker-compose (see docker.test.ts); the rootfs has it, so nothing is installed.
-const DEBIAN_NAMES: Record<string, string> = { "docker-compose-v2": "docker-compose" };
 
 /** A stack with the gateway and the chat UI on the host, with these images; its file's path. */
 function stack(name: string, img: { gateway: string; postgres: string; chatUi: string }): string {
@@ -102,7 +100,7 @@ beforeAll(async () => {
     // The docker layer's params do not depend on the services: any pinned reference will do here.
     const unused = `unused@sha256:${"0".repeat(64)}`;
     const params = layerParams(stack("base", { gateway: unused, postgres: unused, chatUi: unused }), "base", NAME);
-    expect(await runLayer(host, "docker", { ...params("docker"), PACKAGES: DOCKER_PACKAGES.map((p) => DEBIAN_NAMES[p] ?? p).join(" ") })).toBe("changed=true");
+    expect(await runLayer(host, "docker", { ...params("docker"), PACKAGES: DEBIAN_DOCKER_PACKAGES })).toBe("changed=true");
     // The host has no tailnet: a stand-in CLI records the `tailscale serve` mappings the layer makes.
     await host.writeFile("/usr/local/bin/tailscale", readFileSync(path.join(__dirname, "tailscale-standin.sh"), "utf8"), 0o755);
     await startRegistry(host);

@@ -10,8 +10,8 @@ import { parse, stringify } from "yaml";
 import { encodeParams } from "../../components/actuator/wire";
 import { layerScript } from "../../components/host/scripts";
 import { TAILNET_TAGS } from "../../components/model/segmentation";
-import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
-import { must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { layerParams, runLayer } from "../helpers/configured-host";
+import { hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 import { randomAuthKey, startTailControl, tailscaleTools, watchProcesses, writeKeyFile, type TailControl } from "./tailnet-control";
 
 const NAME = "tsnode";
@@ -58,9 +58,7 @@ beforeAll(async () => {
     await host.writeFile("/etc/default/tailscaled", `PORT="41641"\nFLAGS="${tunMode}"\nTS_NO_LOGS_NO_SUPPORT=true\n`);
     await must(host, "systemctl start tailscaled");
 
-    const observer = keyPair(work, "observer");
-    const stackFile = writeStackFile(work, "t", [{ name: NAME, address: host.address, hostKey: host.hostKey, bootstrapUser: "admin" }],
-        { observerPub: observer.pub, adminRange: host.network });
+    const stackFile = hostStackFile(host, work);
     const stack = parse(readFileSync(stackFile, "utf8")) as { config: Record<string, Record<string, unknown>> };
     stack.config["demesne:tailnet"]!.controlUrl = control.url;
     writeFileSync(stackFile, stringify(stack));
