@@ -27,6 +27,9 @@ export interface TailControl {
     nodes(): Promise<{ name: string; hostname: string; tags: string[] | null; authorized: boolean }[]>;
     /** Makes key the one-off key the next node must present (the one before is spent or void). */
     setKey(key: string): Promise<void>;
+    /** Gives the node with this hostname the packet filter rules (tailcfg.FilterRule) in place of allow-all;
+     * needs the server started with ownMapStream. */
+    setPacketFilter(hostname: string, rules: object[]): Promise<void>;
     /** What the server logged so far (for failure messages). */
     log(): string;
     stop(): Promise<void>;
@@ -34,10 +37,12 @@ export interface TailControl {
 
 /**
  * Starts test/tailcontrol listening on ip (any port), requiring the one-off key in keyFile (read from the file,
- * never put in argv) and letting nodes take the given tags at signup.
+ * never put in argv) and letting nodes take the given tags at signup. With ownMapStream it serves the map
+ * long-poll itself, so setPacketFilter works (test/tailcontrol/filter.go).
  */
-export async function startTailControl(binary: string, ip: string, keyFile: string, tags: string[]): Promise<TailControl> {
-    const child: ChildProcess = spawn(binary, ["-listen", `${ip}:0`, "-authkey-file", keyFile, "-tags", tags.join(",")], {
+export async function startTailControl(binary: string, ip: string, keyFile: string, tags: string[], opts: { ownMapStream?: boolean } = {}): Promise<TailControl> {
+    const args = ["-listen", `${ip}:0`, "-authkey-file", keyFile, "-tags", tags.join(","), ...(opts.ownMapStream ? ["-own-map-stream"] : [])];
+    const child: ChildProcess = spawn(binary, args, {
         stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
@@ -67,6 +72,10 @@ export async function startTailControl(binary: string, ip: string, keyFile: stri
         async setKey(key: string) {
             const res = await fetch(`${url}/demesne/authkey`, { method: "POST", body: key });
             if (res.status !== 204) throw new Error(`tailcontrol refused the new key: ${res.status} ${await res.text()}`);
+        },
+        async setPacketFilter(hostname: string, rules: object[]) {
+            const res = await fetch(`${url}/demesne/packetfilter?hostname=${encodeURIComponent(hostname)}`, { method: "POST", body: JSON.stringify(rules) });
+            if (res.status !== 204) throw new Error(`tailcontrol refused the packet filter: ${res.status} ${await res.text()}`);
         },
         log: () => stderr,
         stop: () => new Promise<void>((done) => {

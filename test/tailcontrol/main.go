@@ -6,7 +6,8 @@
 // It prints its URL alone on the first line of stdout, then serves until killed. The required auth key is
 // read from a file (never argv) and is one-off: once a node that registered with it polls for its map,
 // no other registration is accepted until POST /demesne/authkey (the new key as the body) sets another.
-// GET /demesne/nodes lists the registered nodes with their tags.
+// GET /demesne/nodes lists the registered nodes with their tags. With -own-map-stream, POST
+// /demesne/packetfilter?hostname=H sets the packet filter that node gets (filter.go).
 //
 // What testcontrol does not model: key expiry (an expired key is refused only as a wrong one is),
 // pre-authorization (every node is authorized: RequireMachineAuth is off), and tag ownership at signup.
@@ -49,6 +50,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on (host:port)")
 	keyFile := flag.String("authkey-file", "", "file holding the auth key every node must present (required)")
 	tags := flag.String("tags", "", "comma-separated tags a node may request at signup")
+	ownMapStream := flag.Bool("own-map-stream", false, "serve the map long-poll here, so POST /demesne/packetfilter can set a node's filter (filter.go)")
 	flag.Parse()
 	if *keyFile == "" {
 		log.Fatal("-authkey-file is required")
@@ -108,6 +110,11 @@ func main() {
 	}
 
 	mux := http.NewServeMux()
+	if *ownMapStream {
+		f := &filters{}
+		control.AltMapStream = f.mapStream(control)
+		mux.HandleFunc("/demesne/packetfilter", f.handle)
+	}
 	mux.HandleFunc("/demesne/nodes", func(w http.ResponseWriter, r *http.Request) {
 		out := []nodeView{}
 		for _, n := range control.AllNodes() {
