@@ -5,12 +5,20 @@
 // through tailcontrol's DERP relay: the server's link carries it, and the peer reaches the machine's end of
 // that link through its own (a /32 route in the peer's namespace; the machine delivers it locally, no
 // forwarding).
+//
+// What it shows (Tailscale v1.102.5, Docker 26): tailscaled puts its ts-input and ts-forward chains first in
+// INPUT and FORWARD and they ACCEPT whatever arrives on tailscale0, before UFW's rules and before the firewall
+// layer's DOCKER-USER block. So with an allow-all tailnet policy, SSH and any port Docker publishes on 0.0.0.0
+// answer every tailnet node; only what listens on loopback alone stays out. The tailnet policy (the packet
+// filter the control server sends, enforced by tailscaled) is then the only gate on the tailnet side, and a
+// filter compiled from the program's own policy (renderTailnetPolicy: a team-tier service port, SSH for admins)
+// lets a team device reach the serve port and nothing else.
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { TAILNET_TAGS } from "../../components/model/segmentation";
+import { grantAllows, renderTailnetPolicy, TAILNET_TAGS, type TailnetPolicy } from "../../components/model/segmentation";
 import { layerParams, runLayer } from "../helpers/configured-host";
 import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 import { randomAuthKey, startTailControl, tailscaleTools, writeKeyFile, type TailControl } from "./tailnet-control";
@@ -155,6 +163,8 @@ describe("testcontrol's allow-all packet filter (a tailnet with no policy): what
         expect(banner.stdout).toBe("SSH-2.0-");
     });
 
+    // A finding, asserted as it is: DOCKER-USER is never consulted for a packet from tailscale0 (moved above
+    // ts-forward by hand, it does drop it). The tailnet policy alone keeps such a port from tailnet nodes.
     it("the 0.0.0.0 container answers from the tailnet: ts-forward ACCEPTs before DOCKER-USER, which still stops the link", async () => {
         const jumps = await forwardJumps();
         expect(jumps.indexOf("ts-forward")).toBeLessThan(jumps.indexOf("DOCKER-USER"));
@@ -165,6 +175,7 @@ describe("testcontrol's allow-all packet filter (a tailnet with no policy): what
         expect(link.error).toMatch(/no answer within/);
     });
 
+    // Docker re-inserts its isolation chain at the top on start but leaves an existing DOCKER-USER jump in place.
     it("the same after a restart of dockerd: Docker puts its isolation chain first, ts-forward still before DOCKER-USER", async () => {
         await must(server, "systemctl restart docker");
         const jumps = await forwardJumps();
@@ -173,12 +184,28 @@ describe("testcontrol's allow-all packet filter (a tailnet with no policy): what
     });
 });
 
-describe("a tailnet policy that grants the serve port only: tailscaled's packet filter is the gate", { timeout: 240_000 }, () => {
-    // What a grant of tcp:SERVE_PORT to the server compiles to, as the control server sends it.
-    const serveOnly = [{ SrcIPs: ["*"], DstPorts: [{ IP: "*", Ports: { First: SERVE_PORT, Last: SERVE_PORT } }], IPProto: [6] }];
+/**
+ * The packet filter a server node gets from a policy, as Tailscale's control server compiles grants: each grant
+ * whose dst names the servers' tag becomes a rule from its sources' addresses to those TCP ports on the node.
+ * Only tag sources are resolved (addressesOf); a group's members are people, and no test node is one.
+ */
+function serverFilter(policy: TailnetPolicy, addressesOf: Record<string, string[]>): object[] {
+    return policy.grants.filter((g) => g.dst.includes(TAILNET_TAGS.servers)).flatMap((g) => {
+        const srcs = g.src.flatMap((s) => addressesOf[s] ?? []);
+        const ports = g.ip.map((ip) => Number(/^tcp:(\d+)$/.exec(ip)![1]));
+        return srcs.length === 0 ? [] : [{ SrcIPs: srcs, DstPorts: ports.map((p) => ({ IP: "*", Ports: { First: p, Last: p } })), IPProto: [6] }];
+    });
+}
 
-    it("the serve port still connects; the 0.0.0.0 container, SSH and the loopback port do not", async () => {
-        await control.setPacketFilter(server.name, serveOnly);
+describe("the program's tailnet policy for a team-tier service on the serve port: tailscaled's packet filter is the gate", { timeout: 240_000 }, () => {
+    const policy = renderTailnetPolicy({ admins: ["ops@example.com"], exposures: [{ port: SERVE_PORT, tier: "team", what: "a service" }] });
+
+    it("from a team device: the serve port connects; SSH (admins only), the 0.0.0.0 container and the loopback port do not", async () => {
+        // The model's own answer first, then the packets'.
+        expect(grantAllows(policy, TAILNET_TAGS.team, `${TAILNET_TAGS.servers}:${SERVE_PORT}`)).toBe(true);
+        expect(grantAllows(policy, TAILNET_TAGS.team, `${TAILNET_TAGS.servers}:22`)).toBe(false);
+        const peerIps = (await must(peer, "tailscale ip")).trim().split("\n");
+        await control.setPacketFilter(server.name, serverFilter(policy, { [TAILNET_TAGS.team]: peerIps }));
         // The server applies the filter once its map stream carries it (within a second or two).
         expect(await until(() => getFromPeer(OPEN_PORT, 3), (b) => b !== "demesne-ok\n", 30_000)).not.toBe("demesne-ok\n");
         expect(await connect(SERVE_PORT)).toBe("open");
