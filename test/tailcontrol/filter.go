@@ -26,12 +26,16 @@ type filters struct {
 }
 
 // handle serves POST /demesne/packetfilter?hostname=H with the rules ([]tailcfg.FilterRule as JSON) as the body.
+// An empty list denies everything: it is sent as one rule with no source (the field cannot carry an empty list).
 func (f *filters) handle(w http.ResponseWriter, r *http.Request) {
 	host := r.URL.Query().Get("hostname")
 	var rules []tailcfg.FilterRule
-	if r.Method != http.MethodPost || host == "" || json.NewDecoder(r.Body).Decode(&rules) != nil || len(rules) == 0 {
-		http.Error(w, "POST ?hostname=H with a non-empty JSON list of tailcfg.FilterRule as the body", http.StatusBadRequest)
+	if r.Method != http.MethodPost || host == "" || json.NewDecoder(r.Body).Decode(&rules) != nil || rules == nil {
+		http.Error(w, "POST ?hostname=H with a JSON list of tailcfg.FilterRule as the body", http.StatusBadRequest)
 		return
+	}
+	if len(rules) == 0 {
+		rules = []tailcfg.FilterRule{{SrcIPs: []string{}, DstPorts: []tailcfg.NetPortRange{{IP: "*", Ports: tailcfg.PortRangeAny}}}}
 	}
 	f.mu.Lock()
 	if f.byHost == nil {
