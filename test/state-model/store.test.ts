@@ -122,7 +122,7 @@ describe.each(BACKENDS)("fleet store on %s", (backend) => {
     } finally {
       store = await t.open();
     }
-  });
+  }, 120_000); // a statement per stored column on PGlite: about 20 s on a loaded 2-core machine
 
   it("re-ingesting the same input adds nothing; an export ends what it no longer lists", async () => {
     const text = aclUpdate(T0 + 100, { admin: "ops@example.org", sentinel: SENTINEL, acl: "{}" });
