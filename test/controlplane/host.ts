@@ -31,11 +31,13 @@ export function hostStackFile(host: ControlPlaneHost, dir: string, opts: { stack
         { observerPub: keyPair(dir, `observer-${stack}`).pub, adminRange: host.network, services: opts.services });
 }
 
+const toolDirs = () => [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin", "/usr/bin"];
+
 function preflight(): void {
     if (process.getuid?.() !== 0) {
         throw new Error("the control-plane test host needs root (overlay mounts, network namespaces, cgroups): run these tests as root");
     }
-    const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin"];
+    const dirs = toolDirs();
     const missing = TOOLS.filter((t) => !dirs.some((d) => executable(path.join(d, t))));
     if (missing.length) throw new Error(`the control-plane test host needs ${missing.join(", ")}: ${INSTALL}`);
 }
@@ -49,16 +51,24 @@ function executable(file: string): boolean {
     }
 }
 
-/** Builds (or reuses) the trixie rootfs and brings up a host named NAME with dockerd answering inside. */
-export async function startControlPlaneHost(name: string): Promise<ControlPlaneHost> {
+/**
+ * Builds (or reuses) the trixie rootfs and brings up a host named NAME with dockerd answering inside: under
+ * the systemctl stand-in by default, or with `systemd: true` under the rootfs's own systemd as PID 1
+ * (systemd-nspawn, test/host/systemd-host.sh, adr/0018).
+ */
+export async function startControlPlaneHost(name: string, opts: { systemd?: boolean } = {}): Promise<ControlPlaneHost> {
     preflight();
+    const kind = opts.systemd ? "--systemd" : "--docker";
+    if (opts.systemd && !toolDirs().some((d) => executable(path.join(d, "systemd-nspawn")))) {
+        throw new Error("the real-systemd control-plane test host needs systemd-nspawn: apt-get install systemd-container");
+    }
     // A cold build downloads Docker's packages from the Debian archive: a few minutes on a loaded machine.
     const built = await runCommand("bash", [path.join(HOST_DIR, "rootfs.sh"), "controlplane"], { timeoutMs: 1_200_000 });
     if (built.code !== 0) throw new Error(`test/host/rootfs.sh controlplane failed (exit ${built.code}):\n${built.stderr.trim()}`);
     const rootfs = built.stdout.trim().split("\n").pop()!;
     const env = { ...process.env, DEMESNE_TESTHOST_ROOTFS: rootfs, DEMESNE_TESTHOST_OWNER: String(process.pid) };
-    const up = await runCommand("bash", [path.join(HOST_DIR, "testhost.sh"), "up", name, "--docker"], { timeoutMs: 180_000, env });
-    if (up.code !== 0) throw new Error(`testhost.sh up ${name} --docker failed (exit ${up.code}):\n${up.stderr.trim()}`);
+    const up = await runCommand("bash", [path.join(HOST_DIR, "testhost.sh"), "up", name, kind], { timeoutMs: 180_000, env });
+    if (up.code !== 0) throw new Error(`testhost.sh up ${name} ${kind} failed (exit ${up.code}):\n${up.stderr.trim()}`);
     const info = JSON.parse(up.stdout) as TestHostInfo;
     const knownHostsFile = path.join(info.stateDir, "known_hosts");
     writeFileSync(knownHostsFile, `${info.address} ${info.hostKey}\n`);

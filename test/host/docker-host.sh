@@ -40,13 +40,15 @@ docker_init() {
   mount -t tmpfs -o mode=711,size=1g tmpfs "$root/var/lib/containerd"
 }
 
-# down: the host's cgroups in every hierarchy, deepest first (the processes are gone by now).
+# down: the host's cgroups in every hierarchy, deepest first. The processes are gone by now, unless up never
+# learnt the host's init (a systemd-nspawn host that failed early): what still runs in them is this host's.
 docker_cgroups_remove() {
   local name=$1 d
   [[ $name =~ ^demesne-th[0-9]+$ ]] || return 0
   for d in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
     [[ -d $d ]] || continue
     for _ in 1 2 3 4 5 6 7 8 9 10; do
+      find "$d" -name cgroup.procs -exec cat -- {} + 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null || true; done
       find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
       [[ -d $d ]] || break
       sleep 0.1

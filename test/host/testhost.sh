@@ -4,6 +4,7 @@
 # dir so that `down` removes exactly that and nothing else.
 #   test/host/testhost.sh up NAME           start; prints one JSON object with the INDEX it took (progress on stderr)
 #   test/host/testhost.sh up NAME --docker  the control-plane host: Debian trixie with dockerd running (docker-host.sh)
+#   test/host/testhost.sh up NAME --systemd the same with trixie's systemd as PID 1 under systemd-nspawn (systemd-host.sh)
 #   test/host/testhost.sh exec INDEX -- CMD run CMD as root inside (stdio and exit code passed through)
 #   test/host/testhost.sh down INDEX        tear down (idempotent, also for a half-created host)
 #   test/host/testhost.sh sweep             tear down every host whose owner process is gone
@@ -15,13 +16,15 @@
 # Addressing: the machine side is dmh<INDEX> 10.251.INDEX.1/30, the host side dmg<INDEX> 10.251.INDEX.2/30, in
 # network namespace demesne-th<INDEX>. The host gets no default route, so it can reach nothing but the
 # machine's end of its own veth.
-# There is no systemd inside: systemctl is absent, so probes report the unit list as unavailable. sshd runs
-# in the foreground under the namespace's init; `kill -HUP "$(cat /run/sshd.pid)"` inside reloads it (sshd
-# re-executes itself with the same pid, which keeps the init's child).
+# There is no systemd inside (but with --systemd): systemctl is absent, so probes report the unit list as
+# unavailable. sshd runs in the foreground under the namespace's init; `kill -HUP "$(cat /run/sshd.pid)"`
+# inside reloads it (sshd re-executes itself with the same pid, which keeps the init's child).
 # The rootfs directory comes from DEMESNE_TESTHOST_ROOTFS, or rootfs.sh next to this script.
 set -euo pipefail
 # shellcheck source=test/host/docker-host.sh
 . "$(dirname "${BASH_SOURCE[0]}")/docker-host.sh"
+# shellcheck source=test/host/systemd-host.sh
+. "$(dirname "${BASH_SOURCE[0]}")/systemd-host.sh"
 
 # ip, chroot and friends live in sbin, which a non-login root shell may not have on PATH.
 PATH=$PATH:/usr/sbin:/sbin
@@ -199,7 +202,7 @@ take_lease() {
 }
 
 cmd_up() {
-  [[ $# == 1 || ($# == 2 && $2 == --docker) ]] || die "usage: testhost.sh up NAME [--docker] (the index is chosen for you and printed)"
+  [[ $# == 1 || ($# == 2 && ($2 == --docker || $2 == --systemd)) ]] || die "usage: testhost.sh up NAME [--docker|--systemd] (the index is chosen for you and printed)"
   local name=$1 docker=${2:-} owner=${DEMESNE_TESTHOST_OWNER:-$PPID}
   check_name "$name"
   [[ $owner =~ ^[1-9][0-9]*$ ]] || die "bad DEMESNE_TESTHOST_OWNER '$owner' (want a pid)"
@@ -259,7 +262,9 @@ EOF
   install -d -m 700 "$root/home/admin/.ssh"
   install -m 600 "$state/admin_ed25519.pub" "$root/home/admin/.ssh/authorized_keys"
   chroot "$root" chown -R admin:admin /home/admin/.ssh
-  if [[ -n $docker ]]; then
+  if [[ $docker == --systemd ]]; then
+    systemd_prepare "$root" "$index" "$state" "$host" "$netns" "$guest"
+  elif [[ -n $docker ]]; then
     [[ -x $lower/usr/sbin/dockerd ]] || die "no dockerd in the rootfs $lower (test/host/rootfs.sh controlplane builds one)"
     docker_prepare "$root" "$index" "$state" "$host" "$netns" "$guest"
   fi
@@ -267,16 +272,21 @@ EOF
   # The namespaced init (see cmd_init) records its own pid; unshare stays as its parent until it exits.
   # Not holding the lock (fd 8), so that `down` can take it.
   # nsenter rather than `ip netns exec`, which mounts a fresh /sys over the machine's cgroup hierarchies.
-  setsid -w nsenter --net="/run/netns/$netns" unshare --mount --pid --uts --fork --propagation private \
-    bash "$SELF" _init "$state" "$name" "$docker" </dev/null >>"$state/sshd.log" 2>&1 8>&- &
-  local upid=$!
-  # No job notice on stderr when down kills it.
-  disown "$upid"
-  local ustart
-  ustart=$(starttime "$upid") || die "the namespace launcher exited at once: $(tail -n 5 "$state/sshd.log")"
-  echo "pid $upid $ustart" >>"$state/created"
+  local upid ustart wait_s=20
+  if [[ $docker == --systemd ]]; then
+    systemd_launch "$state" "$root" "$name" "$netns" "$index"
+    wait_s=60
+  else
+    setsid -w nsenter --net="/run/netns/$netns" unshare --mount --pid --uts --fork --propagation private \
+      bash "$SELF" _init "$state" "$name" "$docker" </dev/null >>"$state/sshd.log" 2>&1 8>&- &
+    upid=$!
+    # No job notice on stderr when down kills it.
+    disown "$upid"
+    ustart=$(starttime "$upid") || die "the namespace launcher exited at once: $(tail -n 5 "$state/sshd.log")"
+    echo "pid $upid $ustart" >>"$state/created"
+  fi
 
-  local deadline=$((SECONDS + 20)) pid="" hostkey scanned=""
+  local deadline=$((SECONDS + wait_s)) pid="" hostkey scanned=""
   hostkey=$(cut -d' ' -f1,2 "$root/etc/ssh/ssh_host_ed25519_key.pub")
   while ((SECONDS < deadline)); do
     if [[ -z $pid && -s $state/pid ]]; then
@@ -296,7 +306,7 @@ EOF
   done
   if [[ -z $scanned ]]; then
     tail -n 20 "$state/sshd.log" >&2 || true
-    die "sshd on $addr:22 did not come up (waited up to 20 s; its log is above)"
+    die "sshd on $addr:22 did not come up (waited up to $wait_s s; its log is above)"
   fi
   [[ $scanned == "$hostkey" ]] || die "the host key at $addr:22 is not the one just generated: $scanned"
   [[ -z $docker ]] || docker_wait "$state" "$pid"
@@ -369,7 +379,7 @@ cmd_exec() {
   [[ -n $state && -s $state/pid ]] || die "index $index is not up (no lease in $LEASES or no pid in its state dir)"
   pid=$(<"$state/pid")
   grep -qx "pid $pid $(starttime "$pid" || echo gone)" "$state/created" || die "index $index is not running (init $pid is gone)"
-  exec nsenter --target "$pid" --mount --uts --net --pid --root --wd -- \
+  exec nsenter --target "$pid" --mount --uts --net --pid --ipc --cgroup --root --wd -- \
     setpriv --bounding-set "$DROP_CAPS" -- env -i PATH="$INNER_PATH" HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
 }
 
