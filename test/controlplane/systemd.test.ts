@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DOCKER_DAEMON } from "../../components/host/layers";
 import { layerParams, runLayer } from "../helpers/configured-host";
-import { DEBIAN_DOCKER_PACKAGES, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 
 const NAME = "cplane-sd";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-controlplane-systemd-"));
@@ -23,6 +23,16 @@ async function dockerUnit(): Promise<Record<string, string>> {
 }
 const DEADMAN_TIMER = "demesne-deadman-firewall.timer";
 const timerState = async () => (await host.exec(`systemctl is-active ${DEADMAN_TIMER}`)).stdout.trim();
+const outside = (ms = 3_000) => fetchFromMachine(`http://${host.address}:8080/`, ms);
+/** What the url answers inside the host once it answers at all, polling for up to 30 s. */
+async function answersInside(url: string): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+        const r = await host.exec(`curl -sS --max-time 10 ${url}`);
+        if (r.code === 0 || Date.now() > deadline) return r.stdout;
+        await new Promise((done) => setTimeout(done, 500));
+    }
+}
 /** The machine's cgroup directories of this host (the cgroup2 and name=systemd hierarchies). */
 const hostCgroups = () => ["unified", "systemd"].filter((h) => existsSync(`/sys/fs/cgroup/${h}/demesne-th${host.index}`));
 
@@ -81,6 +91,13 @@ describe("the docker layer under systemd", { timeout: 180_000 }, () => {
         expect(await runLayer(host, "docker", dockerParams())).toBe("changed=false");
         expect(await dockerUnit()).toEqual(before);
     });
+
+    it("runs a container (runc under nspawn) whose port on 0.0.0.0 answers from outside before the fix", async () => {
+        const image = await buildHttpdImage(host);
+        await must(host, `docker run -d --name web --restart always -p 0.0.0.0:8080:80 ${image}`);
+        expect(await answersInside("http://127.0.0.1:8080/")).toBe("demesne-ok\n");
+        expect(await outside(15_000)).toMatchObject({ ok: true, body: "demesne-ok\n" });
+    });
 });
 
 describe("the firewall layer under systemd", { timeout: 180_000 }, () => {
@@ -94,6 +111,7 @@ describe("the firewall layer under systemd", { timeout: 180_000 }, () => {
         expect(await runLayer(host, "confirm", { TARGET_LAYER: "firewall" })).toBe("changed=true");
         expect(await timerState()).toBe("inactive");
         expect(await must(host, "iptables -S DOCKER-USER")).toContain("-A DOCKER-USER -j ufw-user-forward");
+        expect((await outside()).ok).toBe(false);
     });
 
     it("the DOCKER-USER block survives systemctl restart docker, and both layers then report changed=false", async () => {
@@ -103,6 +121,9 @@ describe("the firewall layer under systemd", { timeout: 180_000 }, () => {
         expect(after).toMatchObject({ ActiveState: "active", SubState: "running" });
         expect(after.MainPID).not.toBe(before.MainPID);
         expect(await must(host, "iptables -S DOCKER-USER")).toContain("-A DOCKER-USER -j ufw-user-forward");
+        // The container comes back with dockerd (--restart always) and is still closed from outside.
+        expect(await answersInside("http://127.0.0.1:8080/")).toBe("demesne-ok\n");
+        expect((await outside()).ok).toBe(false);
         expect(await runLayer(host, "firewall", params("firewall"))).toBe("changed=false");
         expect(await runLayer(host, "docker", dockerParams())).toBe("changed=false");
         expect(await timerState()).toBe("inactive");
@@ -111,8 +132,9 @@ describe("the firewall layer under systemd", { timeout: 180_000 }, () => {
     it("down leaves no process, namespace, mount or cgroup behind, nspawn's payload and supervisor included", async () => {
         expect(hostCgroups()).toEqual(["unified", "systemd"]);
         const dockerd = (await dockerUnit()).MainPID;
-        const procs = readFileSync(`/sys/fs/cgroup/unified/demesne-th${host.index}/payload/system.slice/docker.service/cgroup.procs`, "utf8")
-            .split("\n").filter(Boolean);
+        const id = (await must(host, "docker inspect -f '{{.Id}}' web")).trim();
+        const unit = (f: string) => readFileSync(`/sys/fs/cgroup/unified/demesne-th${host.index}/payload/system.slice/${f}/cgroup.procs`, "utf8");
+        const procs = [unit("docker.service"), unit(`docker-${id}.scope`)].join("\n").split("\n").filter(Boolean);
         expect(procs.length).toBeGreaterThan(0);
         expect(dockerd).not.toBe("0");
         await host.stop();
@@ -125,6 +147,6 @@ describe("the firewall layer under systemd", { timeout: 180_000 }, () => {
         expect(readFileSync("/proc/mounts", "utf8")).not.toContain(host.stateDir);
         expect(existsSync(`/run/netns/${host.netns}`)).toBe(false);
         expect(existsSync(host.stateDir)).toBe(false);
-        for (const p of procs) expect(existsSync(`/proc/${p}`), `dockerd's process ${p}`).toBe(false);
+        for (const p of procs) expect(existsSync(`/proc/${p}`), `dockerd's or the container's process ${p}`).toBe(false);
     });
 });
