@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DOCKER_DAEMON } from "../../components/host/layers";
 import { layerParams, runLayer } from "../helpers/configured-host";
-import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, fetchUntilAnswered, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 
 const NAME = "cpnets";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-cpnets-"));
@@ -39,7 +39,8 @@ const DROPPED_MS = 3_000;
 const ANSWERED_MS = 15_000;
 const from4 = (port: number, ms = DROPPED_MS) => fetchFromMachine(`http://${host.address}:${port}/`, ms);
 const from6 = (port: number, ms = DROPPED_MS) => fetchFromMachine(`http://[${host.address6}]:${port}/`, ms);
-const reached = async (port: number, family: 4 | 6) => (await (family === 4 ? from4 : from6)(port, ANSWERED_MS)).ok;
+const reached = async (port: number, family: 4 | 6) =>
+    (await fetchUntilAnswered(family === 4 ? `http://${host.address}:${port}/` : `http://[${host.address6}]:${port}/`, ANSWERED_MS)).ok;
 const dropped = async (port: number, family: 4 | 6) => {
     const r = await (family === 4 ? from4 : from6)(port);
     return !r.ok && /no answer within/.test(r.error ?? "");

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DOCKER_DAEMON } from "../../components/host/layers";
 import { layerParams, runLayer } from "../helpers/configured-host";
 import { runCommand } from "../helpers/test-host";
-import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
+import { buildHttpdImage, DEBIAN_DOCKER_PACKAGES, fetchFromMachine, fetchUntilAnswered, hostStackFile, must, startControlPlaneHost, type ControlPlaneHost } from "./host";
 
 const NAME = "cplane";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-controlplane-"));
@@ -94,7 +94,7 @@ describe("DOCKER-USER with real packets", { timeout: 180_000 }, () => {
         expect(await must(host, "iptables -S DOCKER-USER")).not.toContain("ufw-user-forward");
         const image = await buildHttpdImage(host);
         await must(host, `docker run -d --name web --restart always -p 0.0.0.0:8080:80 -p '[::]:8080:80' ${image}`);
-        const r = await outside4(ANSWERED_MS);
+        const r = await fetchUntilAnswered(`http://${host.address}:8080/`, ANSWERED_MS);
         expect(r, "the request from outside the host was expected to get through").toMatchObject({ ok: true, body: "demesne-ok\n" });
     });
 

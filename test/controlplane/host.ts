@@ -112,3 +112,16 @@ export function fetchFromMachine(url: string, timeoutMs = 3_000): Promise<{ ok: 
         req.end();
     });
 }
+
+/**
+ * GET url from this machine until it answers 200 or ms pass: a container just started may refuse for a moment.
+ * The last try's result; for a request expected to be dropped, use fetchFromMachine once with a short timeout.
+ */
+export async function fetchUntilAnswered(url: string, ms = 15_000): Promise<{ ok: boolean; body: string; error?: string }> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        const r = await fetchFromMachine(url, Math.max(1_000, deadline - Date.now()));
+        if (r.ok || Date.now() >= deadline) return r;
+        await new Promise((done) => setTimeout(done, 500));
+    }
+}
