@@ -206,7 +206,8 @@ interface Raw {
   body: Buffer;
 }
 
-function send(url: URL, to: Address, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined, timeoutMs: number, max: number): Promise<Raw> {
+/** One hop: `leftMs` is what remains of the whole request's `limitMs`, which errors name (what the caller set). */
+function send(url: URL, to: Address, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined, limit: { leftMs: number; limitMs: number }, max: number): Promise<Raw> {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const opts: https.RequestOptions = {
     hostname: host, // for the Host header and the certificate check; the socket goes to `to` via `lookup`
@@ -222,9 +223,9 @@ function send(url: URL, to: Address, method: string, headers: Record<string, str
   return new Promise<Raw>((resolve, reject) => {
     // A deadline for the whole exchange: the socket `timeout` option only measures idle time.
     timer = setTimeout(() => {
-      reject(new EgressRefused(`egress: ${url.origin}: no answer within ${timeoutMs} ms`));
+      reject(new EgressRefused(`egress: ${url.origin}: no answer within ${limit.limitMs} ms`));
       req.destroy();
-    }, timeoutMs);
+    }, limit.leftMs);
     const req = mod.request(opts, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -263,11 +264,12 @@ export async function egressFetch(url: string | URL, init: EgressInit = {}, hook
   // The methods a webhook uses; CONNECT would open a tunnel through the checked host, TRACE echoes headers back.
   if (!METHODS.includes(method)) throw new EgressRefused(`egress refused: method ${method.slice(0, 16)} (one of ${METHODS.join(", ")})`);
   let body = init.body;
-  const deadline = Date.now() + (init.timeoutMs ?? 10_000);
+  const limitMs = init.timeoutMs ?? 10_000;
+  const deadline = Date.now() + limitMs;
   const maxRedirects = init.maxRedirects ?? 5;
   for (let hop = 0; ; hop++) {
     const to = await checkTarget(current, hooks);
-    const res = await send(current, to, method, headers, body, Math.max(1, deadline - Date.now()), init.maxBodyBytes ?? 1024 * 1024);
+    const res = await send(current, to, method, headers, body, { leftMs: Math.max(1, deadline - Date.now()), limitMs }, init.maxBodyBytes ?? 1024 * 1024);
     const location = res.headers.location;
     if ([301, 302, 303, 307, 308].includes(res.status) && location !== undefined) {
       if (hop >= maxRedirects) throw new EgressRefused(`egress refused: ${current.origin}: more than ${maxRedirects} redirects`);
