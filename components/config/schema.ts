@@ -3,7 +3,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { MODE_NAMES } from "../model/tiers";
-import { parseCidr } from "../model/ranges";
+import { isPrivateOrLoopbackIp, parseCidr } from "../model/ranges";
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const SLUG = /^[a-z][a-z0-9-]{0,30}$/;
@@ -30,15 +30,6 @@ const slug = z.string().regex(SLUG, { message: "expected a lower-case name (a-z,
 const unixUser = z.string().regex(UNIX_USER, { message: "expected a Unix user name" });
 const port = z.number().int().min(1).max(65535);
 
-/** Loopback and private addresses (10/8, 172.16/12, 192.168/16, 127/8, ::1, fc00::/7): only test hosts. */
-function isPrivateIp(host: string): boolean {
-    const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-    if (isIP(h) === 6) return h === "::1" || /^f[cd][0-9a-f]{2}:/.test(h);
-    if (isIP(h) !== 4) return false;
-    const [a, b] = h.split(".").map(Number) as [number, number];
-    return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
-}
-
 /** The tailnet's coordination server: https, or plain http only at a loopback or private address (a test's own). */
 const controlUrl = z.string().refine((v) => {
     let u: URL;
@@ -47,7 +38,7 @@ const controlUrl = z.string().refine((v) => {
     } catch {
         return false;
     }
-    const plainOk = u.protocol === "http:" && isPrivateIp(u.hostname);
+    const plainOk = u.protocol === "http:" && isPrivateOrLoopbackIp(u.hostname.replace(/^\[|\]$/g, ""));
     return (u.protocol === "https:" || plainOk) && !u.username && !u.password && !u.search && !u.hash;
 }, { message: "expected an https:// URL of the coordination server (http:// only at a loopback or private IP address), with no credentials, query or fragment" });
 

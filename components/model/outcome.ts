@@ -104,8 +104,11 @@ function parseFirewall(params: Record<string, string>): HostOutcome["hostFirewal
     return { inputDrop, accepts };
 }
 
+/** Docker's bridges: docker0 and the br-<id> of every network Docker or compose creates (iptables' `+` wildcard). */
+export const DOCKER_BRIDGES: readonly string[] = ["docker0", "br-+"];
+
 /** A rule that only matches packets coming out of a Docker bridge, which nothing outside can send. */
-const FROM_CONTAINER = /\s-i (docker0|br-\+)\s/;
+const fromContainer = (line: string) => DOCKER_BRIDGES.some((i) => line.includes(` -i ${i} `));
 
 /**
  * The DOCKER-USER block, read in order. Once it drops every new DNATed connection (all a published port
@@ -129,7 +132,7 @@ function parseDockerUser(block: string, userRules: string): DockerUserOutcome {
         if (drops && /--ctstate NEW -m conntrack --ctstate DNAT -j \S+ $/.test(line) && !/\s(-[sdiop]|!)\s/.test(line)) {
             return { trustedSources, dropsPublished: true };
         }
-        if (!/\s-j (RETURN|ACCEPT)\s/.test(line) || /--ctstate RELATED,ESTABLISHED -j RETURN $/.test(line) || FROM_CONTAINER.test(line)) continue;
+        if (!/\s-j (RETURN|ACCEPT)\s/.test(line) || /--ctstate RELATED,ESTABLISHED -j RETURN $/.test(line) || fromContainer(line)) continue;
         const source = /\s-s (\S+)\s/.exec(line)?.[1];
         trustedSources.push(...(source ? [source] : ["0.0.0.0/0", "::/0"]));
     }

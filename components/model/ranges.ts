@@ -83,6 +83,14 @@ export function isPublicIpv4(address: string): boolean {
     return isIP(address) === 4 && !NOT_PUBLIC_V4.some((r) => cidrWithin(`${address}/32`, r));
 }
 
+/** A loopback or private address (PRIVATE_RANGES, 127.0.0.0/8, ::1): never one the internet routes to. */
+export function isPrivateOrLoopbackIp(address: string): boolean {
+    const family = isIP(address);
+    if (family === 0) return false;
+    const host = `${address}/${family === 4 ? 32 : 128}`;
+    return [...PRIVATE_RANGES, "127.0.0.0/8", "::1/128"].some((r) => cidrWithin(host, r));
+}
+
 /** Why a range may not be trusted as a Docker subnet (it must be private), or undefined. */
 export function dockerSubnetProblem(value: string): string | undefined {
     const c = parseCidr(value);

@@ -1,5 +1,6 @@
 // UFW files rendered whole (host-and-stack §2): defaults, the user rules (SSH from the admin
 // range only) and the DOCKER-USER block for after.rules. Checked with iptables-restore --test.
+import { DOCKER_BRIDGES } from "../model/outcome";
 import { SSH_PORT } from "../model/ports";
 
 export interface UfwArgs {
@@ -7,8 +8,6 @@ export interface UfwArgs {
     adminRanges: string[];
 }
 
-/** Docker's bridges: docker0 and the br-<id> of every network Docker or compose creates. */
-export const DOCKER_BRIDGES = ["docker0", "br-+"];
 
 const USER_CHAINS = [
     "user-input", "user-output", "user-forward",

@@ -3,6 +3,7 @@
 // does not stand in front of it; the program publishes services on loopback with tailscale serve in front),
 // and an image run by a name that can change (a tag, not a digest). Facts come from the containers probe
 // (`docker ps --format '{{json .}}'`, parsed in observe/parse.ts).
+import { DIGEST_PINNED_IMAGE } from "../../components/model/compose";
 import { isLoopback } from "../../components/model/ports";
 import type { Severity } from "./owners";
 
@@ -25,7 +26,7 @@ export function publishedBindings(ports: readonly string[]): { address: string; 
 
 /** A reference that always names the same image: `name@sha256:…`, or the image ID itself. */
 export function pinnedByDigest(image: string): boolean {
-    return /@sha256:[0-9a-f]{64}$/.test(image) || /^sha256:[0-9a-f]{64}$/.test(image);
+    return DIGEST_PINNED_IMAGE.test(image) || /^sha256:[0-9a-f]{64}$/.test(image);
 }
 
 /** A finding whatever the source; only an `ignorable` one may be accepted by an ignore rule. */
