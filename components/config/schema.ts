@@ -145,6 +145,15 @@ export const configSchema = z.object({
         .min(1, { message: "the deploy user needs at least one public key" }),
     /** The observer's public keys (`demesne observe`): forced onto the read-only probe script. */
     observerPublicKeys: z.array(z.string().regex(AUTHORIZED_KEY, { message: "expected an OpenSSH public key line" })).default([]),
+    /** Keys sshd refuses even where an authorized_keys file still lists them (`RevokedKeys`, the ssh layer). */
+    revokedSshKeys: z.array(z.string().regex(AUTHORIZED_KEY, { message: "expected an OpenSSH public key line" })).default([]),
+    /** The hardening layer's choices (components/model/hardening.ts holds what it sets). */
+    hardening: z.object({
+        /** Load the audit rules immutable (`-e 2`): from then on only a reboot changes them. */
+        auditImmutable: z.boolean().default(false),
+        /** How many rotated audit logs auditd keeps (each up to 50 MB) before the oldest goes. */
+        auditLogFiles: z.number().int().min(2).max(99).default(10),
+    }).strict().prefault({}),
     tailnet: z.object({
         admins: z.array(z.string().email({ message: "expected a tailnet login (an email address)" })).min(1),
         authKeyExpirySeconds: z.number().int().min(300).max(7776000).default(3600),

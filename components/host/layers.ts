@@ -5,10 +5,18 @@ import { secretParamsOf } from "../model/layer-params";
 import { ResolvedHost, StackConfig } from "../config/load";
 import { LAYER_SCRIPT_NAMES, computeScriptCatalogue, runnerScript } from "./scripts";
 import { renderSshDropin, sshdExpectations } from "../render/sshd";
+import { renderRevokedKeys } from "../render/revoked-keys";
+import { renderSshThrottleBlock } from "../render/ssh-throttle";
 import { renderSudoers } from "../render/sudoers";
 import { renderDockerUserBlock, renderUfwDefaults, renderUser6Rules, renderUserRules, UFW_LOGLEVEL } from "../render/ufw";
 import { renderCoolifyOverride } from "../render/coolify";
 import { TAILNET_TAGS } from "../model/segmentation";
+import { AUDIT_PACKAGES, HARDENING_PACKAGES, PROC_GROUP } from "../model/hardening";
+import {
+    renderCoreLimits, renderCoredumpConf, renderFaillockConf, renderFstabLines, renderLoginDefs, renderModprobeConf,
+    renderMountExpect, renderPamFaillockProfiles, renderSuidList, renderSysctlConf, renderSysctlExpect, renderTmout, SU_PAM_LINE,
+} from "../render/hardening";
+import { renderAuditdSettings, renderAuditRules } from "../render/audit";
 import { TYPES } from "../model/types";
 import { OBSERVER_USER, renderObserveScript, renderObserverAuthorizedKey, renderObserverSudoers } from "../model/observer";
 
@@ -41,6 +49,7 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
         ({ ...base, name: `${host.name}-${layer}`, stepClass: layer, script: layer, params, runAs: "deploy", ...extra });
     const catalogue = computeScriptCatalogue();
     const ufw = { adminRanges: cfg.adminRanges };
+    const pam = renderPamFaillockProfiles();
     const steps: StepSpec[] = [
         step("baseline", {
             PACKAGES: BASELINE_PACKAGES.join(" "),
@@ -58,6 +67,7 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
         step("ssh", {
             DROPIN: renderSshDropin({ allowUsers: allowUsers(cfg, host) }),
             EXPECT: `${sshdExpectations({ allowUsers: allowUsers(cfg, host) }).join("\n")}\n`,
+            REVOKED_KEYS: renderRevokedKeys(cfg.revokedSshKeys),
             DEADMAN_SECONDS: String(host.deadManSeconds),
         }, { deadManSeconds: host.deadManSeconds }),
         step("tailscale", {
@@ -70,6 +80,8 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             CONTROL_URL: cfg.tailnet.controlUrl ?? "",
         }, { secretParams: [...secretParamsOf("tailscale")] }),
         step("firewall", {
+            BEFORE_BLOCK: renderSshThrottleBlock(cfg.adminRanges, 4),
+            BEFORE6_BLOCK: renderSshThrottleBlock(cfg.adminRanges, 6),
             AFTER_BLOCK: renderDockerUserBlock(4),
             AFTER6_BLOCK: renderDockerUserBlock(6),
             USER_RULES: renderUserRules(ufw),
@@ -78,6 +90,31 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             UFW_LOGLEVEL,
             DEADMAN_SECONDS: String(host.deadManSeconds),
         }, { deadManSeconds: host.deadManSeconds }),
+        step("hardening", {
+            PACKAGES: HARDENING_PACKAGES.join(" "),
+            SYSCTL_CONF: renderSysctlConf(),
+            SYSCTL_EXPECT: renderSysctlExpect(),
+            MODPROBE_CONF: renderModprobeConf(),
+            CORE_LIMITS: renderCoreLimits(),
+            COREDUMP_CONF: renderCoredumpConf(),
+            FAILLOCK_CONF: renderFaillockConf(),
+            PAM_FAILLOCK: pam.main,
+            PAM_FAILLOCK_NOTIFY: pam.notify,
+            SU_PAM_LINE: `${SU_PAM_LINE}\n`,
+            TMOUT: renderTmout(),
+            LOGIN_DEFS: renderLoginDefs(),
+            FSTAB: renderFstabLines(),
+            MOUNT_EXPECT: renderMountExpect(),
+            PROC_GROUP,
+            SUID_LIST: renderSuidList(),
+            DEADMAN_SECONDS: String(host.deadManSeconds),
+        }, { deadManSeconds: host.deadManSeconds }),
+        step("audit", {
+            PACKAGES: AUDIT_PACKAGES.join(" "),
+            RULES: renderAuditRules({ immutable: cfg.hardening.auditImmutable }),
+            AUDITD_SETTINGS: renderAuditdSettings({ logFiles: cfg.hardening.auditLogFiles }),
+            IMMUTABLE: cfg.hardening.auditImmutable ? "yes" : "no",
+        }),
         step("docker", {
             PACKAGES: DOCKER_PACKAGES.join(" "),
             DAEMON_JSON: `${JSON.stringify(DOCKER_DAEMON, null, 2)}\n`,

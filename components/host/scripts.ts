@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { sha256Hex } from "../model/hash";
 
 export const LAYER_SCRIPT_NAMES = [
-    "baseline", "ssh", "tailscale", "firewall", "docker", "coolify", "nvidia", "worker", "service", "confirm",
+    "baseline", "ssh", "tailscale", "firewall", "hardening", "audit", "docker", "coolify", "nvidia", "worker", "service", "confirm",
 ] as const;
 
 export type LayerScriptName = (typeof LAYER_SCRIPT_NAMES)[number];

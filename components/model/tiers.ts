@@ -44,6 +44,14 @@ export const STEP_CLASSES = {
         description: "UFW default deny and the DOCKER-USER block (can lock the operator out)",
         create: "T3", update: "T3", replace: "T3", delete: "T3", lockOutCapable: true,
     },
+    hardening: {
+        description: "kernel, PAM, login, mount and setuid hardening (rp_filter and PAM can lock the operator out)",
+        create: "T3", update: "T3", replace: "T3", delete: "T3", lockOutCapable: true,
+    },
+    audit: {
+        description: "auditd and its rules: the host's record of privileged actions",
+        create: "T2", update: "T2", replace: "T2", delete: "T3", lockOutCapable: false,
+    },
     docker: {
         description: "Docker engine on the iptables backend",
         create: "T2", update: "T2", replace: "T2", delete: "T3", lockOutCapable: false,
