@@ -135,6 +135,33 @@ describe("config validation", () => {
     });
 });
 
+describe("revoked SSH keys", () => {
+    const keys = (s: TestStack, key: string) => s.values[key] as string[];
+
+    it("refuses a revoked key still listed for the deploy user or the observer, matched without its comment", () => {
+        const s = controlStack();
+        const [type, body] = keys(s, "sshPublicKeys")[0]!.split(" ");
+        const observer = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObserverKeyObserverKeyObserverKeyObs";
+        s.values.observerPublicKeys = [observer];
+        s.values.revokedSshKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUnrelatedUnrelatedUnrelatedUnrelated", `${type} ${body} laptop-stolen-2026`, `${observer} old`];
+        expect(problemsOf(s)).toEqual([
+            "demesne:sshPublicKeys[0]: this key is revoked (demesne:revokedSshKeys[1]): remove it here, or un-revoke it",
+            "demesne:observerPublicKeys[0]: this key is revoked (demesne:revokedSshKeys[2]): remove it here, or un-revoke it",
+        ]);
+    });
+
+    it("takes a revoked key no role lists, and renders it without its comment", () => {
+        const s = controlStack();
+        s.values.revokedSshKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUnrelatedUnrelatedUnrelatedUnrelated bob@old-laptop"];
+        expect(problemsOf(s)).toEqual([]);
+        const cfg = loadConfig(sourceOf(s), { dryRun: true });
+        const step = hostLayerSteps(cfg, cfg.hosts[0]!).find((x) => x.stepClass === "ssh")!;
+        expect(step.params.REVOKED_KEYS).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUnrelatedUnrelatedUnrelatedUnrelated\n");
+        expect(step.params.DROPIN).toMatch(/^RevokedKeys \/etc\/ssh\/revoked_keys$/m);
+        expect(step.params.EXPECT).toMatch(/^revokedkeys \/etc\/ssh\/revoked_keys$/m);
+    });
+});
+
 describe("service env: provider keys stay in the gateway, the chat UI's settings are an allowlist", () => {
     const ANTHROPIC = `sk-ant-api03-${SENTINEL}-Zx81Qw`;
 

@@ -1,6 +1,6 @@
 // The ssh layer run for real (bash, real sshd -t/-T) against a scratch root: check → change →
 // verify, changed=false on a re-run, restore on a failed verify, and the dead-man restore.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
@@ -12,6 +12,8 @@ import { requireTool, sh, tempDir } from "./helpers/tools";
 const allowUsers = ["deploy", "alice"];
 const DROPIN = "etc/ssh/sshd_config.d/00-hardening.conf";
 const PREVIOUS = "# the host's previous drop-in\nMaxAuthTries 4\n";
+const REVOKED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRevokedRevokedRevokedRevokedRevoked\n";
+const REVOKED_FILE = "etc/ssh/revoked_keys";
 
 function scratchHost(previous?: string): string {
     requireTool("sshd");
@@ -39,6 +41,7 @@ function runLayer(root: string, script: string, params: Record<string, string>) 
 const sshParams = (seconds = 120) => ({
     DROPIN: renderSshDropin({ allowUsers }),
     EXPECT: `${sshdExpectations({ allowUsers }).join("\n")}\n`,
+    REVOKED_KEYS: REVOKED,
     DEADMAN_SECONDS: String(seconds),
 });
 
@@ -102,6 +105,24 @@ describe("ssh layer on a scratch root", () => {
         }
         expect(readFileSync(path.join(root, DROPIN), "utf8")).toBe(PREVIOUS);
         expect(existsSync(pidFile(root))).toBe(false);
+    });
+
+    it("writes the revoked keys file before the drop-in that names it, and puts it back when it goes missing", () => {
+        const root = scratchHost(PREVIOUS);
+        const first = runLayer(root, layerScript("ssh").text, sshParams());
+        expect(first.status, first.stderr).toBe(0);
+        expect(readFileSync(path.join(root, REVOKED_FILE), "utf8")).toBe(REVOKED);
+        expect(statSync(path.join(root, REVOKED_FILE)).mode & 0o777).toBe(0o644);
+        const wrote = first.stderr.split("\n").filter((l) => l.includes("wrote "));
+        expect(wrote.findIndex((l) => l.includes("revoked_keys"))).toBeLessThan(wrote.findIndex((l) => l.includes("00-hardening.conf")));
+        expect(confirm(root).status).toBe(0);
+        // sshd refuses every key while the file is missing: a re-run writes it again and says so.
+        rmSync(path.join(root, REVOKED_FILE));
+        const again = runLayer(root, layerScript("ssh").text, sshParams());
+        expect(again.status, again.stderr).toBe(0);
+        expect(again.changed).toBe("changed=true");
+        expect(readFileSync(path.join(root, REVOKED_FILE), "utf8")).toBe(REVOKED);
+        expect(confirm(root).status).toBe(0);
     });
 
     it("refuses a parameter it does not know", () => {

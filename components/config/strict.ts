@@ -1,12 +1,13 @@
 // Strict config: what a schema cannot say on one field. Unknown keys (a typo of the kill switch would
 // otherwise be ignored), identities that merge roles or are root, duplicate addresses and ports, ranges
-// too wide to grant access, and a host left without an edge firewall by accident.
+// too wide to grant access, a host left without an edge firewall by accident, and a revoked key still listed.
 import { isIP } from "node:net";
 import { COOLIFY_LOOPBACK_PORTS } from "../render/coolify";
 import { OBSERVER_USER } from "../model/observer";
 import { DEFAULT_SERVE_PORT, EDGE_FINAL_DENY_SEQUENCE, SSH_PORT } from "../model/ports";
 import { cidrWithin, dockerSubnetProblem, isPublicIpv4, tooWideProblem } from "../model/ranges";
 import { credentialShapeOf } from "../model/secrets";
+import { sshKeyIdentity } from "../render/revoked-keys";
 import type { PlainConfig } from "./schema";
 
 type Report = (key: string, path: PropertyKey[], message: string) => void;
@@ -205,6 +206,23 @@ function chatProblems(cfg: PlainConfig, report: Report): void {
     });
 }
 
+/**
+ * A revoked key still listed for the deploy user or the observer: sshd would refuse it while the config says
+ * it should log in, so one of the two is a mistake. Keys compare by type and body; comments are free text.
+ */
+function revokedKeyProblems(cfg: PlainConfig, report: Report): void {
+    const revoked = new Map<string, number>();
+    cfg.revokedSshKeys.forEach((k, i) => {
+        if (!revoked.has(sshKeyIdentity(k))) revoked.set(sshKeyIdentity(k), i);
+    });
+    for (const key of ["sshPublicKeys", "observerPublicKeys"] as const) {
+        cfg[key].forEach((k, i) => {
+            const at = revoked.get(sshKeyIdentity(k));
+            if (at !== undefined) report(key, [i], `this key is revoked (demesne:revokedSshKeys[${at}]): remove it here, or un-revoke it`);
+        });
+    }
+}
+
 /** Every strict-config problem of a parsed config. */
 export function strictProblems(cfg: PlainConfig, report: Report): void {
     identityProblems(cfg, report);
@@ -212,4 +230,5 @@ export function strictProblems(cfg: PlainConfig, report: Report): void {
     portProblems(cfg, report);
     rangeProblems(cfg, report);
     chatProblems(cfg, report);
+    revokedKeyProblems(cfg, report);
 }

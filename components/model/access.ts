@@ -27,6 +27,8 @@ export interface Reach {
     sources?: string[];
     /** Which layer narrows the internet's sources: the edge firewall, the host firewall, or none. */
     limitedBy?: "edge" | "host firewall" | "nothing";
+    /** Every internet source is under the host firewall's per-source connection rate limit (SSH against DHEat). */
+    rateLimited?: boolean;
 }
 
 export interface AccessViolation {
@@ -142,7 +144,9 @@ function internetReaches(h: HostOutcome): Reach[] {
             if (sources.length === 0) continue;
             const any = anywhere(family);
             const limitedBy = !edge.includes(any) ? "edge" : !inner.includes(any) ? "host firewall" : "nothing";
-            out.push({ principal: "internet", host: h.host, port: l.port, owner: l.owner, via: "public", family, sources, limitedBy });
+            const throttles = h.hostFirewall?.throttles ?? [];
+            const rateLimited = sources.every((s) => throttles.some((t) => t.family === family && t.port === l.port && cidrWithin(s, t.source)));
+            out.push({ principal: "internet", host: h.host, port: l.port, owner: l.owner, via: "public", family, sources, limitedBy, rateLimited });
         }
     }
     return out;

@@ -35,6 +35,13 @@ export interface FirewallAccept {
     source?: string;
 }
 
+/** New connections to `port` from `source` beyond a per-source rate are dropped (SSH against DHEat); still open. */
+export interface FirewallThrottle {
+    family: 4 | 6;
+    port: number;
+    source: string;
+}
+
 export interface DockerUserOutcome {
     trustedSources: string[];
     dropsPublished: boolean;
@@ -45,7 +52,7 @@ export interface HostOutcome {
     host: string;
     sshPort: number;
     /** UFW as rendered; undefined when the host has no firewall step (then nothing filters its input). */
-    hostFirewall?: { inputDrop: boolean; accepts: FirewallAccept[] };
+    hostFirewall?: { inputDrop: boolean; accepts: FirewallAccept[]; throttles: FirewallThrottle[] };
     /**
      * The DOCKER-USER block of each family: whether it drops every new connection Docker DNATed (all that
      * reaches a published port from outside), and the sources it lets through before that.
@@ -87,8 +94,12 @@ export interface RenderedStep {
 /** The loopback ports Coolify's own layer serves its dashboard from (coolify.sh). */
 export const COOLIFY_DASHBOARD_LOCAL_PORT = 8000;
 
+/** A rule that lets nothing in: it drops, rejects, returns or logs, and jumps nowhere else. */
+const opensNothing = (line: string) => /-j (DROP|REJECT|RETURN|LOG)\b/.test(line) && !/\s-g\s/.test(line);
+
 function parseFirewall(params: Record<string, string>): HostOutcome["hostFirewall"] {
     const accepts: FirewallAccept[] = [];
+    const throttles: FirewallThrottle[] = [];
     const rules: [4 | 6, string][] = [[4, params.USER_RULES ?? ""], [6, params.USER6_RULES ?? ""]];
     for (const [family, text] of rules) {
         for (const line of text.split("\n")) {
@@ -97,11 +108,22 @@ function parseFirewall(params: Record<string, string>): HostOutcome["hostFirewal
             // port to everyone (a negated source, a port range, a jump to an accepting chain).
             const exact = /^-A ufw6?-user-input -p tcp --dport (\d+) -s ([0-9a-fA-F.:/]+) -j ACCEPT$/.exec(line.trim());
             if (exact) accepts.push({ family, port: Number(exact[1]), source: exact[2] });
-            else if (!/-j (DROP|REJECT|RETURN|LOG)\b/.test(line)) accepts.push({ family });
+            else if (!opensNothing(line)) accepts.push({ family });
+        }
+    }
+    // The blocks appended to before.rules run ahead of the user rules: a drop there narrows nothing the model
+    // reads as open (SSH stays open, rate-limited); any other rule is read as opening every port to everyone.
+    const blocks: [4 | 6, string][] = [[4, params.BEFORE_BLOCK ?? ""], [6, params.BEFORE6_BLOCK ?? ""]];
+    for (const [family, text] of blocks) {
+        for (const line of text.split("\n")) {
+            if (!line.startsWith("-A ")) continue;
+            const throttle = /^-A ufw6?-before-input -p tcp --dport (\d+) -s ([0-9a-fA-F.:/]+) -m conntrack --ctstate NEW -m hashlimit --hashlimit-above \S+ --hashlimit-burst \d+ --hashlimit-mode srcip( --hashlimit-srcmask \d+)? --hashlimit-name [\w-]+ -j DROP$/.exec(line.trim());
+            if (throttle) throttles.push({ family, port: Number(throttle[1]), source: throttle[2]! });
+            else if (!opensNothing(line)) accepts.push({ family });
         }
     }
     const inputDrop = /^DEFAULT_INPUT_POLICY="(DROP|REJECT)"$/m.test(params.UFW_DEFAULTS ?? "");
-    return { inputDrop, accepts };
+    return { inputDrop, accepts, throttles };
 }
 
 /** Docker's bridges: docker0 and the br-<id> of every network Docker or compose creates (iptables' `+` wildcard). */

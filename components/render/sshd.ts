@@ -1,5 +1,6 @@
 // The sshd hardening drop-in (host-and-stack §1) and what `sshd -T` must print once it is in
 // effect. Both come from one table, so the layer's verify step checks exactly what we wrote.
+import { REVOKED_KEYS_PATH } from "./revoked-keys";
 
 /** Algorithms: modern AEAD ciphers, ETM MACs, post-quantum-hybrid kex, no ECDSA host keys. */
 export const SSH_CIPHERS = [
@@ -52,6 +53,8 @@ function directives(args: SshHardeningArgs): Directive[] {
         ["KerberosAuthentication", "no"],
         ["PermitUserEnvironment", "no"],
         ["UsePAM", "yes"],
+        // The ssh layer writes this file (empty when nothing is revoked) before the drop-in takes effect.
+        ["RevokedKeys", REVOKED_KEYS_PATH],
         ["LogLevel", "VERBOSE"],
         ["UseDNS", "no"],
         ["Compression", "no"],

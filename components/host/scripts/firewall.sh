@@ -1,6 +1,7 @@
 # UFW default deny plus the DOCKER-USER block: Docker-published ports go through FORWARD,
-# not INPUT, so plain `ufw deny` never covers them. Lock-out-capable: dead-man armed first.
-read_params AFTER_BLOCK AFTER6_BLOCK USER_RULES USER6_RULES UFW_DEFAULTS UFW_LOGLEVEL DEADMAN_SECONDS
+# not INPUT, so plain `ufw deny` never covers them. Also the SSH throttle in before.rules (ufw
+# rewrites user.rules on every reload; it reads before.rules as it is). Lock-out-capable: dead-man armed first.
+read_params BEFORE_BLOCK BEFORE6_BLOCK AFTER_BLOCK AFTER6_BLOCK USER_RULES USER6_RULES UFW_DEFAULTS UFW_LOGLEVEL DEADMAN_SECONDS
 
 apply_ufw() {
     if grep -qx 'ENABLED=yes' "$ROOT/etc/ufw/ufw.conf"; then
@@ -32,21 +33,42 @@ verify() {
         grep -q -- "-s $src " <<< "$loaded" || { log "the rule for $src is not loaded"; return 1; }
     done < <(awk '/^### tuple ###/ { print $9 }' "$ROOT/etc/ufw/user.rules")
     [ "$(grep -c -- '-j ACCEPT' <<< "$loaded")" -eq "$want" ] || { log "the loaded rules are not the files' rules"; return 1; }
+    # The SSH throttle: the kernel's ufw-before-input holds exactly the block's hashlimit rules, one per range.
+    # (`ufw status` lists ufw's own rules only; `ufw show raw` shows these.)
+    local family ipt
+    for family in "" 6; do
+        ipt="ip${family}tables"
+        [ -n "$family" ] || ipt=iptables
+        loaded="$("$ipt" -S "ufw$family-before-input" | grep -- '-m hashlimit')" || loaded=""
+        want=0
+        while read -r src; do
+            want=$((want + 1))
+            grep -q -- "-s $src .*-j DROP" <<< "$loaded" || { log "the SSH throttle for $src is not loaded"; return 1; }
+        done < <(param "BEFORE${family}_BLOCK" | awk '/^-A / { for (i = 1; i < NF; i++) if ($i == "-s") print $(i + 1) }')
+        [ "$(grep -c . <<< "$loaded")" -eq "$want" ] || { log "the loaded SSH throttle is not the file's"; return 1; }
+    done
+}
+
+# stage_block NAME FAMILY PARAM MARK: /etc/ufw/NAME[6].rules as the package wrote it, then our block between
+# the BEGIN/END MARK lines (replaced, never doubled).
+stage_block() {
+    local file="/etc/ufw/$1$2.rules" out
+    out="$(mktemp)"
+    awk -v b="# BEGIN $4" -v e="# END $4" 'index($0, b) == 1 { skip = 1 } !skip { print } index($0, e) == 1 { skip = 0 }' \
+        "$ROOT$file" > "$out"
+    param "$3" >> "$out"
+    stage "$out" "$file" 0640
 }
 
 # check
 command -v ufw > /dev/null || die "ufw is not installed (the baseline layer installs it)"
-for f in after.rules after6.rules ufw.conf; do
+for f in before.rules before6.rules after.rules after6.rules ufw.conf; do
     [ -f "$ROOT/etc/ufw/$f" ] || die "/etc/ufw/$f not found"
 done
 
-# after.rules and after6.rules: the package's own rules, then our DOCKER-USER block (replaced, never doubled).
 for family in "" 6; do
-    after="$(mktemp)"
-    awk '/^# BEGIN UFW AND DOCKER/{skip=1} !skip{print} /^# END UFW AND DOCKER/{skip=0}' \
-        "$ROOT/etc/ufw/after$family.rules" > "$after"
-    param "AFTER${family}_BLOCK" >> "$after"
-    stage "$after" "/etc/ufw/after$family.rules" 0640
+    stage_block before "$family" "BEFORE${family}_BLOCK" "DEMESNE SSH THROTTLE"
+    stage_block after "$family" "AFTER${family}_BLOCK" "UFW AND DOCKER"
 done
 stage_param USER_RULES /etc/ufw/user.rules 0640
 stage_param USER6_RULES /etc/ufw/user6.rules 0640

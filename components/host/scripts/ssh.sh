@@ -1,8 +1,10 @@
 # Hardens sshd with a 00- drop-in: sshd keeps the first value it reads, so 00- beats
 # cloud-init's 50- file (which may say PasswordAuthentication yes). Lock-out-capable:
 # a dead-man restore is armed before the new config can take effect.
-read_params DROPIN EXPECT DEADMAN_SECONDS
+read_params DROPIN EXPECT REVOKED_KEYS DEADMAN_SECONDS
 CONFIG="$ROOT/etc/ssh/sshd_config"
+# The drop-in's RevokedKeys: sshd refuses every public key while this file is missing or unreadable.
+REVOKED=/etc/ssh/revoked_keys
 
 reload_sshd() {
     if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
@@ -14,6 +16,11 @@ reload_sshd() {
 
 verify() {
     local effective missing=0 line
+    # Present, world-readable, exactly the rendered keys: a missing file would refuse every key.
+    if ! { [ -f "$ROOT$REVOKED" ] && [ "$(stat -c %a "$ROOT$REVOKED")" = 644 ] && cmp -s <(param REVOKED_KEYS) "$ROOT$REVOKED"; }; then
+        log "$REVOKED is missing or not the rendered revoked keys"
+        return 1
+    fi
     sshd -t -f "$CONFIG" || return 1
     effective="$(sshd -T -f "$CONFIG")" || return 1
     while IFS= read -r line; do
@@ -32,6 +39,8 @@ grep -Eq '^[[:space:]]*Include[[:space:]].*sshd_config\.d/\*\.conf' "$CONFIG" ||
     die "$CONFIG does not include sshd_config.d/*.conf, so the drop-in would be ignored"
 # 24.04's socket activation leaves no privilege-separation dir, and sshd -t fails without it.
 install -d -m 0755 /run/sshd
+# Staged (so installed) before the drop-in that names it, under the same backup and dead-man.
+stage_param REVOKED_KEYS "$REVOKED" 0644
 stage_param DROPIN /etc/ssh/sshd_config.d/00-hardening.conf 0600
 # Group-exchange moduli below 3072 bits are dropped (column 5 is the size minus one).
 if [ -f "$ROOT/etc/ssh/moduli" ]; then
