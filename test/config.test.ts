@@ -270,14 +270,14 @@ describe("the Actuator refuses at construction", () => {
 
     it("any SSH step for a Talos host", () => {
         const cfg = loadConfig(sourceOf(controlStack()), { dryRun: true });
-        const step = { ...hostLayerSteps(cfg, cfg.hosts[0]!)[4]!, hostType: "talos" as const, host: "talos-1", name: "talos-1-docker" };
+        const step = { ...hostLayerSteps(cfg, cfg.hosts[0]!).find((s) => s.stepClass === "docker")!, hostType: "talos" as const, host: "talos-1", name: "talos-1-docker" };
         expect(() => new Actuator("talos-1-docker", { step, ssh, context: { ...ctx, dryRun: true, killSwitch: false } }))
             .toThrow(new ActuatorRefusal(["talos-1-docker: talos-1 is a talos host: SSH steps never target it (invariant 5)"]));
     });
 
     it("any step outside a preview while the kill switch is on", () => {
         const cfg = loadConfig(sourceOf(controlStack()), { dryRun: true });
-        const step = hostLayerSteps(cfg, cfg.hosts[0]!)[4]!;
+        const step = hostLayerSteps(cfg, cfg.hosts[0]!).find((s) => s.stepClass === "docker")!;
         expect(() => new Actuator(step.name, { step, ssh, context: { ...ctx, dryRun: false, killSwitch: true } }))
             .toThrow(new ActuatorRefusal(["control-1-docker: demesne:killSwitch is on: nothing runs on a host outside a preview"]));
     });
