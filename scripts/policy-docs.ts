@@ -15,6 +15,7 @@ import { planProgram } from "../components/program";
 import { providerKeyEnvName, renderLitellmConfig } from "../components/render/litellm";
 import { OPEN_WEBUI_ENV } from "../components/service/spec";
 import { POLICIES } from "../policy-pack/policies";
+import { HARDENING_REGIONS } from "./hardening-docs";
 
 export const ROOT = path.join(__dirname, "..");
 
@@ -29,6 +30,7 @@ export const GENERATED_DOCS: Record<string, readonly string[]> = {
     "policy/data-handling.md": ["gateway-models", "gateway-settings", "chat-ui-settings"],
     "policy/article-32-measures.md": ["policy-pack"],
     "docs/architecture.md": ["step-tiers"],
+    "docs/hardening.md": Object.keys(HARDENING_REGIONS),
 };
 
 const table = (head: string[], rows: string[][]): string =>
@@ -209,6 +211,7 @@ const RENDERERS: Record<string, () => string> = {
     "gateway-models": gatewayModels,
     "gateway-settings": gatewaySettings,
     "chat-ui-settings": chatUiSettings,
+    ...HARDENING_REGIONS,
 };
 
 /** Every region's text, rendered from the code. */

@@ -1,9 +1,9 @@
 // The shared, dependency-free model: tiers per change, the script catalogue, approvals.
 import { describe, expect, it } from "vitest";
-import { computeScriptCatalogue } from "../components/host/scripts";
+import { computeScriptCatalogue, LAYER_SCRIPT_NAMES, layerScript } from "../components/host/scripts";
 import { approvalToken, DECLARE, stepContentHash } from "../components/model/approvals";
 import { SCRIPT_CATALOGUE } from "../components/model/catalogue";
-import { isT3Class, modeAllows, STEP_CLASS_NAMES, tierOf } from "../components/model/tiers";
+import { isStepClassName, isT3Class, modeAllows, STEP_CLASS_NAMES, STEP_CLASSES, tierOf } from "../components/model/tiers";
 
 describe("tiers belong to changes", () => {
     it("an unchanged step is T0 whatever its class", () => {
@@ -26,7 +26,14 @@ describe("tiers belong to changes", () => {
     });
 
     it("T3-class steps are exactly those needing content-bound approval", () => {
-        expect(STEP_CLASS_NAMES.filter(isT3Class)).toEqual(["ssh", "firewall", "edge-firewall"]);
+        expect(STEP_CLASS_NAMES.filter(isT3Class)).toEqual(["ssh", "firewall", "hardening", "edge-firewall"]);
+    });
+
+    it("the confirm script cancels the dead-man of exactly the lock-out-capable host layers", () => {
+        const confirm = layerScript("confirm").text;
+        const listed = /case "\$LAYER" in ([a-z| -]+)\)/.exec(confirm)?.[1]?.split("|").map((s) => s.trim());
+        const hostLayers = (LAYER_SCRIPT_NAMES as readonly string[]).filter((n) => isStepClassName(n) && STEP_CLASSES[n].lockOutCapable);
+        expect(listed?.sort()).toEqual(hostLayers.sort());
     });
 
     it("modes cap the tier of a change", () => {

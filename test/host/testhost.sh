@@ -329,6 +329,8 @@ cmd_init() {
   for p in sys sysrq-trigger irq bus fs; do
     [[ -e $root/proc/$p ]] && mount --bind -o ro "$root/proc/$p" "$root/proc/$p"
   done
+  # but the network's: a child namespace sees only its own (the hardening layer sets and proves them here)
+  mount --bind "$root/proc/sys/net" "$root/proc/sys/net" && mount -o remount,bind,rw "$root/proc/sys/net"
   mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
   [[ -z $docker ]] || docker_init "$root"
   mount -t tmpfs -o nosuid,mode=755,size=1m tmpfs "$root/dev"

@@ -2,7 +2,7 @@
 # operator can still get in, so the pending dead-man restore of that layer is cancelled.
 read_params TARGET_LAYER
 LAYER="$(param TARGET_LAYER)"
-case "$LAYER" in ssh | firewall) ;; *) die "no dead-man restore exists for layer $LAYER" ;; esac
+case "$LAYER" in ssh | firewall | hardening) ;; *) die "no dead-man restore exists for layer $LAYER" ;; esac
 # Logging in again after the dead-man fired proves only that the rollback worked: the change itself failed.
 fired="$STATE/deadman/$LAYER.fired"
 if [ -f "$fired" ]; then
