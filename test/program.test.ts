@@ -27,20 +27,25 @@ describe("the control stack", () => {
     it("declares exactly these resources", () => {
         const names = registrations.map((r) => `${r.type}::${r.name}`).sort();
         expect(names).toEqual([
+            "command:remote:Command::control-1-audit",
             "command:remote:Command::control-1-baseline",
             "command:remote:Command::control-1-coolify",
             "command:remote:Command::control-1-docker",
             "command:remote:Command::control-1-firewall",
             "command:remote:Command::control-1-firewall-confirm",
+            "command:remote:Command::control-1-hardening",
+            "command:remote:Command::control-1-hardening-confirm",
             "command:remote:Command::control-1-service-chat",
             "command:remote:Command::control-1-service-gateway",
             "command:remote:Command::control-1-ssh",
             "command:remote:Command::control-1-ssh-confirm",
             "command:remote:Command::control-1-tailscale",
+            "demesne:actuator:Actuator::control-1-audit",
             "demesne:actuator:Actuator::control-1-baseline",
             "demesne:actuator:Actuator::control-1-coolify",
             "demesne:actuator:Actuator::control-1-docker",
             "demesne:actuator:Actuator::control-1-firewall",
+            "demesne:actuator:Actuator::control-1-hardening",
             "demesne:actuator:Actuator::control-1-service-chat",
             "demesne:actuator:Actuator::control-1-service-gateway",
             "demesne:actuator:Actuator::control-1-ssh",
@@ -134,11 +139,11 @@ describe("the control stack", () => {
 
     it("exports layers with their tier classes, services, the policy hash and the missing approvals", () => {
         const hosts = outputs.hosts as Record<string, { layers: Record<string, { tiers: { create: string } }> }>;
-        expect(Object.keys(hosts["control-1"]!.layers)).toEqual(["baseline", "ssh", "tailscale", "firewall", "docker", "coolify"]);
+        expect(Object.keys(hosts["control-1"]!.layers)).toEqual(["baseline", "ssh", "tailscale", "firewall", "hardening", "audit", "docker", "coolify"]);
         expect(hosts["control-1"]!.layers.ssh!.tiers.create).toBe("T3");
         expect(outputs.tailnetPolicySha256).toMatch(/^[0-9a-f]{64}$/);
         const missing = outputs.approvalsMissing as { key: string; token: string }[];
-        expect(missing.map((m) => m.key)).toEqual(["control-1/ssh", "control-1/firewall"]);
+        expect(missing.map((m) => m.key)).toEqual(["control-1/ssh", "control-1/firewall", "control-1/hardening"]);
         for (const m of missing) expect(m.token).toMatch(/^T3-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}$/);
         expect((outputs.services as Record<string, { ports: string[] }>).gateway!.ports).toEqual(["127.0.0.1:4000:4000"]);
     });
