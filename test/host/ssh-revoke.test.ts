@@ -80,4 +80,13 @@ describe("revoking an SSH key through the config", { timeout: 120_000 }, () => {
     expect(await logsIn("admin", host.adminKey)).toBe(true);
     expect((await host.exec("wc -c < /etc/ssh/revoked_keys")).stdout.trim()).toBe("0");
   });
+
+  it("with the revoked keys file gone sshd refuses every key, which is why the layer verifies it: a re-run puts it back", async () => {
+    await host.exec("rm /etc/ssh/revoked_keys");
+    expect(await logsIn("admin", host.adminKey)).toBe(false);
+    expect(await logsIn("deploy", deployKey)).toBe(false);
+    expect(await runSsh(sshParams("restored"))).toBe("changed=true");
+    expect(await logsIn("admin", host.adminKey)).toBe(true);
+    expect(await logsIn("deploy", deployKey)).toBe(true);
+  });
 });
