@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MODULES_DISABLED, MOUNTS, SUID_REMOVED, SYSCTLS, isNamespacedSysctl } from "../../components/model/hardening";
 import { OBSERVER_USER } from "../../components/model/observer";
 import { layerScript } from "../../components/host/scripts";
+import { AUDIT_RULES, renderAuditRules } from "../../components/render/audit";
 import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
-import { startTestHost, type TestHost } from "../helpers/test-host";
+import { shellQuote, startTestHost, type TestHost } from "../helpers/test-host";
 
 const NAME = "harden";
 const work = mkdtempSync(path.join(tmpdir(), "demesne-harden-"));
@@ -112,6 +113,25 @@ describe("the hardening layer on a real host", { timeout: 180_000 }, () => {
     const before = await fingerprint();
     await expect(runLayer(host, "audit", params("audit"))).rejects.toThrow(/the kernel refuses audit control here/);
     expect(await fingerprint()).toBe(before);
+  });
+
+  it("every audit rule parses in the real auditctl, which then fails only where the kernel refuses it", async () => {
+    // The kernel refuses audit control outside its initial pid namespace, so each rule gets exactly as far as
+    // being sent: auditctl's own parser (fields, permissions, syscall names for each arch) has accepted it.
+    const sent = async (rule: string) => (await host.exec(`auditctl ${rule.split(" ").map(shellQuote).join(" ")}`)).stderr.trim();
+    const rules = renderAuditRules({ immutable: true }).split("\n").filter((l) => l.startsWith("-"));
+    expect(rules.length).toBe(AUDIT_RULES.length + 1);
+    for (const rule of rules) {
+      const lines = (await sent(rule)).split("\n");
+      for (const l of lines) expect(l, rule).toMatch(/^Error sending (status|add rule data|enable) request \(Operation not permitted\)$/);
+      expect(lines.at(-1), rule).toMatch(/^Error sending (add rule data|enable) request/);
+    }
+    // and the check can fail: a bad permission and an unknown syscall never reach the kernel
+    for (const bad of ["-w /etc/passwd -p zz -k identity", "-a always,exit -F arch=b64 -S no_such_call -k time-change"]) {
+      const out = await sent(bad);
+      expect(out, bad).not.toMatch(/add rule data request/);
+      expect(out, bad).toMatch(/^(?!Error sending).+/m); // auditctl's own complaint about the rule
+    }
   });
 });
 
