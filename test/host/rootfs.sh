@@ -2,26 +2,32 @@
 # The sandboxed test host's root filesystem: Debian bookworm made with debootstrap from the mirror this
 # machine's apt already uses, cached outside the work tree (keyed by the package list) and used read-only as
 # the lower layer of each test host's overlay. Prints the directory. The test host has no network, so the
-# list includes the baseline layer's packages (BASELINE_PACKAGES in components/host/layers.ts; a test checks).
+# list includes the baseline layer's packages (BASELINE_PACKAGES in components/host/layers.ts; a test checks),
+# what the hardening layer needs on the host (auditd, kmod, procps), and lynis, the judge the hardening test
+# runs inside the host (test/controlplane/hardening-judges.test.ts).
 #   test/host/rootfs.sh            build if missing (progress on stderr), print the path
 #   test/host/rootfs.sh controlplane   the same for the control-plane host (test/controlplane): Debian trixie,
 #                                  the closest suite to Ubuntu 24.04 (Docker 26, systemd 257), with Docker's
 #                                  packages in the image so the docker layer takes its "already installed" branch
 #                                  (docker-cli too: Ubuntu's docker.io has the client, Debian's only recommends it),
-#                                  and busybox-static, from which the tests build their one container image
+#                                  busybox-static, from which the tests build their one container image, and
+#                                  ssh-audit 3.x (bookworm's 2.5.0 has no DHEat test), which the hardening test
+#                                  runs from this machine's side through the rootfs (chroot), never inside a host
 # Two runs may ask at once: one builds under a lock on the cache while the other waits, into a temporary
 # directory renamed into place complete, so the path printed is never half-built.
 set -euo pipefail
 
-PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep,ca-certificates,curl,jq,unattended-upgrades
+PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep,ca-certificates,curl,jq,unattended-upgrades,auditd,lynis
 SUITE=bookworm
-CONTROLPLANE_PACKAGES=docker.io,docker-cli,docker-compose,containerd,docker-registry,busybox-static
+CONTROLPLANE_PACKAGES=docker.io,docker-cli,docker-compose,containerd,docker-registry,busybox-static,ssh-audit
 case ${1:-host} in
   host) ;;
   controlplane) SUITE=trixie PACKAGES=$PACKAGES,$CONTROLPLANE_PACKAGES ;;
   *) printf '[rootfs] error: unknown rootfs %s (want: controlplane, or nothing)\n' "$1" >&2; exit 2 ;;
 esac
-KEY=$(printf '%s %s' "$SUITE" "$PACKAGES" | sha256sum | cut -c1-12)
+# Bumped whenever what is done to the image after debootstrap changes, so that a cached image is rebuilt.
+IMAGE_REVISION=2
+KEY=$(printf '%s %s %s' "$SUITE" "$PACKAGES" "$IMAGE_REVISION" | sha256sum | cut -c1-12)
 CACHE=${DEMESNE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/demesne}/rootfs
 DIR=$CACHE/$SUITE-$KEY
 log() { printf '[rootfs] %s\n' "$*" >&2; }
@@ -69,6 +75,13 @@ start=$SECONDS
 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp/root" ${mirror:+"$mirror"} >"$tmp/log" 2>&1 ||
   { tail -n 20 "$tmp/log" >&2; log "error: debootstrap failed"; exit 1; }
 rm -rf "$tmp/root/var/cache/apt/archives/"*.deb
+# auditd is in the image only because the host has no network to install it from. A host the audit layer has
+# not run on has no audit daemon, and inside a test host the kernel refuses audit control (its own pid
+# namespace), so under systemd its units start disabled rather than failed.
+if [[ -x $tmp/root/usr/bin/systemctl && -e $tmp/root/usr/lib/systemd/system/auditd.service ]]; then
+  chroot "$tmp/root" systemctl disable --quiet auditd.service >>"$tmp/log" 2>&1
+  [[ ! -e $tmp/root/usr/lib/systemd/system/audit-rules.service ]] || chroot "$tmp/root" systemctl disable --quiet audit-rules.service >>"$tmp/log" 2>&1
+fi
 touch "$tmp/root/.complete"
 # Only an old-style leftover can be here without .complete: nobody can be using it.
 rm -rf --one-file-system "$DIR"
