@@ -2,6 +2,7 @@
 // setting it can make inside a container is made and read back from the running system (network sysctls of
 // the host's own namespace, mounts, setuid bits, PAM, su, login.defs, modprobe's view); a re-run changes nothing
 // and leaves the disk as it was; SSH stays open to the admin, the deploy user and the observer.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -132,6 +133,33 @@ describe("the hardening layer on a real host", { timeout: 180_000 }, () => {
       expect(out, bad).not.toMatch(/add rule data request/);
       expect(out, bad).toMatch(/^(?!Error sending).+/m); // auditctl's own complaint about the rule
     }
+  });
+
+  it("a sysctl that cuts the operator off is rolled back, file and kernel value, by the dead-man", async () => {
+    const good = params("hardening");
+    const confSha = () => sh("sha256sum /etc/sysctl.d/60-demesne-hardening.conf | cut -c1-64");
+    const before = await confSha();
+    // arp_ignore 8: the host answers no ARP, so once the machine forgets its address nothing reaches SSH.
+    const cut = {
+      ...good,
+      SYSCTL_CONF: `${good.SYSCTL_CONF}net.ipv4.conf.all.arp_ignore = 8\n`,
+      SYSCTL_EXPECT: `${good.SYSCTL_EXPECT}net.ipv4.conf.all.arp_ignore 8 netns\n`,
+      DEADMAN_SECONDS: "10",
+    };
+    const start = Date.now();
+    expect(await runLayer(host, "hardening", cut)).toBe("changed=true");
+    execFileSync("ip", ["neigh", "flush", "dev", `dmh${host.index}`]);
+    expect((await host.ssh("admin", host.adminKey, "true", { timeoutMs: 3000 })).code).not.toBe(0);
+    let back: number | null = null;
+    while (Date.now() - start < 40_000 && back === null) {
+      if ((await host.ssh("admin", host.adminKey, "true", { timeoutMs: 3000 })).code === 0) back = (Date.now() - start) / 1000;
+    }
+    expect(back, "the dead-man did not bring SSH back").not.toBeNull();
+    expect(back).toBeGreaterThanOrEqual(9);
+    expect(await sh("cat /proc/sys/net/ipv4/conf/all/arp_ignore")).toBe("0");
+    expect(await confSha()).toBe(before);
+    await expect(runLayer(host, "confirm", { TARGET_LAYER: "hardening" })).rejects.toThrow(/dead-man restored the previous hardening configuration/);
+    expect(await runLayer(host, "hardening", good)).toBe("changed=false");
   });
 });
 
