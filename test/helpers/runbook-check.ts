@@ -15,10 +15,10 @@ export const PROGRAMS: Record<string, Check> = {
   "ssh-keyscan": "path", "ssh-keygen": "path", pg_dump: "path", pg_restore: "path", psql: "path", git: "path",
   curl: "path", jq: "path", openssl: "path", tar: "path", date: "path", cut: "path", head: "path", ls: "path",
   grep: "path", cat: "path", mv: "path", rm: "path", test: "path", printf: "path", export: "path",
-  unset: "path", read: "path", alias: "path",
+  unset: "path", read: "path", alias: "path", sha256sum: "path",
 };
 /** Programs run on a managed host inside `ssh … '<command>'`: they are on the host, not here, so checked by name. */
-export const REMOTE = new Set(["sudo", "true", "tailscale", "docker", "ss", "visudo", "rm", "userdel", "apt-get", "systemctl", "ufw", "cat", "ls"]);
+export const REMOTE = new Set(["sudo", "true", "tailscale", "docker", "ss", "visudo", "rm", "userdel", "apt-get", "systemctl", "ufw", "cat", "ls", "ausearch", "aureport", "auditctl"]);
 export const PULUMI: Record<string, string[]> = {
   preview: [], up: [], refresh: [], destroy: [], login: [], cancel: [],
   config: ["set", "get", "rm", "refresh", "cp", "env", "set-all", "rm-all"],
