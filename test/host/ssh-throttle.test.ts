@@ -125,4 +125,15 @@ describe("SSH connection throttling after the firewall layer", { timeout: 120_00
     expect(r.connected, JSON.stringify(r)).toBeLessThanOrEqual(SSH_THROTTLE.burst + 2 * SSH_THROTTLE.perSecond);
     expect(await host.ssh("admin", host.adminKey, "true", { timeoutMs: 20_000 }).then((x) => x.code)).toBe(0);
   });
+
+  it("the layer's verify fails while the kernel lacks the throttle the files hold, and ufw reload brings it back", async () => {
+    const [rule] = await throttleRules();
+    const deleted = await host.exec(`iptables ${rule!.replace(/^-A /, "-D ")}`);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(await throttleRules()).toEqual([]);
+    await expect(runLayer(host, "firewall", firewall)).rejects.toThrow(/the SSH throttle for \S+ is not loaded/);
+    expect((await host.exec("ufw reload")).code).toBe(0);
+    expect(await throttleRules()).toEqual([rule]);
+    expect(await runLayer(host, "firewall", firewall)).toBe("changed=false");
+  });
 });
