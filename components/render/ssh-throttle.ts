@@ -7,7 +7,7 @@
 import { SSH_PORT } from "../model/ports";
 
 /**
- * The numbers. Debian trixie's ssh-audit (3.x; the logic is the same from 3.2.0 to 3.4.0-dev) opens at most 38
+ * The numbers. Debian trixie's ssh-audit 3.3.0 (the same logic from 3.2.0 to 3.4.0-dev) opens at most 38
  * connections, 3 at a time, for at most 1.5 s, and reports "insufficient connection throttling" when more than
  * 20 a second got the SSH banner. A client that hits the limit has its SYN dropped, so in 1.5 s at most
  * BURST + 1.5 × RATE connections get through: 20 + 3 = 23, 15 a second, under ssh-audit's 20 even on a fresh
