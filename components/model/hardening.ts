@@ -107,6 +107,27 @@ export const SUID_REMOVED: readonly string[] = [
 
 export const SUID_REASON = "a setuid program nobody here uses is only attack surface (pkexec: CVE-2021-4034; ssh-keysign: host-based auth is off)";
 
+/**
+ * The setuid/setgid programs reviewed and kept: the layer leaves their bits, and the observer's drift rules
+ * report any other setuid/setgid file (a new one is how a foothold becomes root again). Debian bookworm's and
+ * trixie's stock set is these and SUID_REMOVED; the Ubuntu entries are its server image's stock extras.
+ */
+export const SUID_KEPT: readonly { path: string; reason: string }[] = [
+    { path: "/usr/bin/sudo", reason: "the runner's and the admins' one way to root, logged by sudo and audited" },
+    { path: "/usr/bin/su", reason: "kept for the su group only (pam_wheel)" },
+    { path: "/usr/bin/passwd", reason: "a user changes their own password" },
+    { path: "/usr/bin/mount", reason: "util-linux checks fstab's user option itself" },
+    { path: "/usr/bin/umount", reason: "the same for unmounting" },
+    { path: "/usr/sbin/unix_chkpwd", reason: "PAM checks a password from a process that is not root (setgid shadow: reads /etc/shadow only)" },
+    { path: "/usr/bin/ssh-agent", reason: "setgid _ssh (Debian): other processes of the same user cannot trace the agent" },
+    { path: "/usr/sbin/pam_extrausers_chkpwd", reason: "Ubuntu: unix_chkpwd's counterpart for libnss-extrausers" },
+    { path: "/usr/lib/dbus-1.0/dbus-daemon-launch-helper", reason: "Ubuntu: the system bus starts bus-activated services (logind, polkit)" },
+    { path: "/usr/lib/polkit-1/polkit-agent-helper-1", reason: "Ubuntu: polkit authenticates a user for systemctl; pkexec itself is removed" },
+    { path: "/usr/bin/crontab", reason: "Ubuntu: setgid crontab, writes a user's crontab into the spool only cron reads" },
+    { path: "/usr/lib/snapd/snap-confine", reason: "Ubuntu: confines snaps (remove snapd to drop it)" },
+    { path: "/usr/lib/x86_64-linux-gnu/utempter/utempter", reason: "Ubuntu: setgid utmp, records terminal sessions for tmux and screen" },
+];
+
 /** Kernel modules refused (`install <m> /bin/false`): filesystems and protocols nothing here mounts or speaks. */
 export const MODULES_DISABLED: readonly { name: string; reason: string }[] = [
     ...["cramfs", "freevxfs", "jffs2", "hfs", "hfsplus", "udf"].map((name) => ({ name, reason: "a filesystem nothing here mounts: a parser bug is all it brings" })),

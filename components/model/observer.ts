@@ -1,7 +1,9 @@
 // The observer: a separate SSH identity that can only read. Its key is forced onto one script that
 // knows a fixed catalogue of probes (the client names a probe, never a command), and sudo lets it run
-// exactly the probe commands that need root, with exactly these arguments. Dependency-free: the
-// observer layer, the test host and `demesne observe` read this one catalogue.
+// exactly the probe commands that need root, with exactly these arguments. Dependency-free but for the
+// hardening table (its sysctl keys are the sysctl probe's arguments): the observer layer, the test host and
+// `demesne observe` read this one catalogue.
+import { SYSCTLS } from "./hardening";
 
 export const OBSERVER_USER = "demesne-observer";
 export const OBSERVE_SCRIPT_PATH = "/usr/local/lib/demesne/observe";
@@ -49,6 +51,21 @@ export const PROBES: readonly Probe[] = [
         argv: ["/usr/bin/docker", "images", "--digests", "--no-trunc", "--format", "{{json .}}"], sudo: true, optional: true,
     },
     { id: "tailscale", what: "tailscale status", argv: ["/usr/bin/tailscale", "status", "--json"], sudo: false, optional: true },
+    // Root: some keys are readable by root only (fs.protected_*, net.core.bpf_jit_harden are 0600). -e: a key this
+    // kernel does not have is left out of the output rather than failing the probe.
+    {
+        id: "sysctl", what: "the kernel and network settings the hardening layer sets",
+        argv: ["/usr/sbin/sysctl", "-e", ...SYSCTLS.map((s) => s.key)], sudo: true,
+    },
+    // Root: the kernel answers audit requests from CAP_AUDIT_CONTROL only. auditctl takes one request per run.
+    { id: "audit", what: "the kernel's audit status (enabled, auditd's pid)", argv: ["/usr/sbin/auditctl", "-s"], sudo: true, optional: true },
+    { id: "audit-rules", what: "the loaded audit rules", argv: ["/usr/sbin/auditctl", "-l"], sudo: true, optional: true },
+    // Root: a directory only root can read (polkit's rules.d is 0700) would hide a setuid file from anyone else.
+    // /bin and /sbin are symlinks on a merged /usr (find does not follow them) and directories elsewhere.
+    {
+        id: "suid", what: "setuid and setgid programs",
+        argv: ["/usr/bin/find", "/bin", "/sbin", "/usr", "-xdev", "-type", "f", "-perm", "/6000", "-printf", "%m:%u:%g:%p\\n"], sudo: true,
+    },
 ];
 
 export const PROBE_IDS: readonly string[] = PROBES.map((p) => p.id);
@@ -56,9 +73,12 @@ export const PROBE_IDS: readonly string[] = PROBES.map((p) => p.id);
 /** Exit code the observe script reports for a probe whose program is not installed. */
 export const PROBE_UNAVAILABLE = 127;
 
-/** sudoers escapes: `,` `:` `=` `\` in arguments. */
+/**
+ * An argument as sudoers matches it exactly: sudo matches arguments with fnmatch, so its wildcards and a
+ * backslash are escaped for fnmatch first, then sudoers' own specials (`,` `:` `=` `\`) for its parser.
+ */
 function sudoersArg(a: string): string {
-    return a.replace(/([\\,:=])/g, "\\$1");
+    return a.replace(/[\\*?[\]]/g, "\\$&").replace(/[\\,:=]/g, "\\$&");
 }
 
 /** /etc/sudoers.d/demesne-observer: the root probes, each with its exact arguments. */

@@ -15,6 +15,7 @@ import { planProgram } from "../../components/program";
 import type { Queryable } from "../db/store";
 import { asOf } from "../queries";
 import { OWNERS } from "./owners";
+import type { HardeningRules } from "./hardening";
 import { plannedTriggers, type PlannedResource } from "../plan-format";
 
 export interface Expected {
@@ -30,6 +31,8 @@ export interface HostDesired {
   expected: Expected[];
   /** Attributes whose every key is listed: an observed key that is not is drift ("unexpected"). */
   complete: string[];
+  /** The hardening and audit layers' tables the host is held to (hardening.ts); a baseline has none. */
+  rules?: HardeningRules;
 }
 
 export interface DesiredState {
@@ -75,7 +78,7 @@ export function desiredFromConfig(cfg: StackConfig, stack: string): DesiredState
     expected.push({ attribute: "user", key: cfg.deployUser });
     expected.push({ attribute: "user", key: OBSERVER_USER });
     for (const p of BASELINE_PACKAGES) expected.push({ attribute: "package", key: p });
-    hosts.set(host.name, { expected, complete: ["ufw.rule"] });
+    hosts.set(host.name, { expected, complete: ["ufw.rule"], rules: { hardening: true, audit: { immutable: cfg.hardening.auditImmutable } } });
   }
   return { source: `desired:${stack}`, hosts };
 }
@@ -113,6 +116,7 @@ async function desiredFromContent(
     const layerOf = (attribute: string) => OWNERS[attribute]?.layer ?? "";
     want.expected = want.expected.filter((e) => keep.has(layerOf(e.attribute)));
     want.complete = want.complete.filter((a) => keep.has(layerOf(a)));
+    want.rules = { hardening: keep.has("hardening") ? want.rules?.hardening : undefined, audit: keep.has("audit") ? want.rules?.audit : undefined };
   }
   return { source, hosts: desired.hosts, notes };
 }

@@ -15,6 +15,8 @@ import type { DesiredState, Expected } from "./desired";
 import { SUDOERS_PATH } from "../../components/render/sudoers";
 import { OBSERVER_SUDOERS_PATH } from "../../components/model/observer";
 import { containerViolation, type ContainerFactValue, type Violation } from "./containers";
+import { hardeningFindings, sysctlSeverity } from "./hardening";
+import { SUID_REMOVED } from "../../components/model/hardening";
 import { isIgnored, type IgnoreRule } from "./ignore";
 import { OWNERS, type Severity } from "./owners";
 
@@ -69,17 +71,24 @@ const BY_HAND: Record<string, string> = {
   package: "find why it was installed, then apt-get purge it",
   unit: "stop and disable the unit",
   mount: "unmount it and fix /etc/fstab",
+  suid: "find its package (dpkg -S), then remove the bit (dpkg-statoverride) or the program; or, once reviewed, add it to SUID_KEPT",
+  "audit.rule": "delete the rule (auditctl -d …) and the file under /etc/audit/rules.d that loads it",
 };
 
 /** Does running the owning layer again converge this difference? Layers add what they own; they never remove strays. */
 function layerConverges(attribute: string, key: string, change: Change): boolean {
   if (attribute === "sudoers.file") return MANAGED_SUDOERS.includes(key);
-  if (["user", "group", "package", "container", "image"].includes(attribute)) return change === "missing" || change === "changed";
+  if (["user", "group", "package", "container", "image", "audit.rule"].includes(attribute)) return change === "missing" || change === "changed";
+  // The hardening layer takes back only the bits it removes.
+  if (attribute === "suid") return SUID_REMOVED.includes(key);
   return true;
 }
 
-function convergeFor(host: string, attribute: string, key: string, change: Change, ctx: ConvergeContext, invariant: boolean): Pick<Finding, "layer" | "tier" | "converge"> {
-  const owner = OWNERS[attribute] ?? { layer: null, severity: "low" };
+function convergeFor(
+  host: string, attribute: string, key: string, change: Change, ctx: ConvergeContext, invariant: boolean, layer?: StepClassName | null,
+): Pick<Finding, "layer" | "tier" | "converge"> {
+  // A rule that knows which layer converges its finding says so; otherwise the attribute's owner does.
+  const owner = layer !== undefined ? { layer } : OWNERS[attribute] ?? { layer: null, severity: "low" };
   // Blessing cannot make an invariant violation acceptable: it would still be reported.
   const rebless = ctx.baselineName && !invariant ? `; or, if the change is intended: demesne baseline bless ${ctx.baselineName}` : "";
   if (attribute === "reachable") {
@@ -88,7 +97,7 @@ function convergeFor(host: string, attribute: string, key: string, change: Chang
   if (attribute === "probe") {
     return { layer: null, tier: null, converge: "see the probe's error in `demesne fleet --subject host:<name>`; the observer layer (baseline) may need a replace" };
   }
-  if (!owner.layer || !layerConverges(attribute, key, change)) {
+  if (!owner.layer || (layer === undefined && !layerConverges(attribute, key, change))) {
     return { layer: null, tier: null, converge: `by hand (no demesne layer removes it): ${BY_HAND[attribute] ?? "change it back"}${rebless}` };
   }
   const tier = STEP_CLASSES[owner.layer].replace;
@@ -158,6 +167,8 @@ export interface HostState {
   reachable: boolean | undefined;
   error?: string;
   failedProbes: string[];
+  /** Each probe's last recorded status (`ok`, `unavailable[: why]`, `failed: why`). */
+  probes?: Record<string, string>;
   facts: { attribute: string; key: string; value: unknown }[];
 }
 
@@ -169,6 +180,7 @@ export async function hostState(db: Queryable, host: string): Promise<HostState>
     reachable: get("reachable") as boolean | undefined,
     error: get("reachable.error") as string | undefined,
     failedProbes: all.filter((f) => f.attribute === "probe" && String(f.value).startsWith("failed")).map((f) => f.key),
+    probes: Object.fromEntries(all.filter((f) => f.attribute === "probe").map((f) => [f.key, String(f.value)])),
     facts: all.filter((f) => !OBSERVATION_ATTRIBUTES.has(f.attribute)),
   };
 }
@@ -178,24 +190,25 @@ const show = (attribute: string, v: unknown) => (v === undefined ? null : redact
 /** Compares hosts with a desired state. Pure: the caller records and prints. */
 export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: IgnoreRule[], ctx: ConvergeContext): DriftReport {
   const findings: Finding[] = [];
+  const notes = [...(desired.notes ?? [])];
   let ignored = 0;
-  const add = (f: Omit<Finding, "subject" | "path" | "source" | "layer" | "tier" | "converge" | "severity"> & { severity?: Severity; invariant?: boolean }) => {
+  const add = (f: Omit<Finding, "subject" | "path" | "source" | "layer" | "tier" | "converge" | "severity"> & { severity?: Severity; invariant?: boolean; layer?: StepClassName | null }) => {
     // An invariant violation is never ignorable: an ignore rule accepts drift, not a broken invariant.
     if (!f.invariant && isIgnored(ignore, f.host, f.attribute, f.key)) {
       ignored += 1;
       return;
     }
     const owner = OWNERS[f.attribute];
-    const { invariant, ...rest } = f;
+    const { invariant, layer, ...rest } = f;
     findings.push({
       ...rest,
       subject: hostSubject(f.host),
       path: f.key ? [f.attribute, f.key] : [f.attribute],
       source: desired.source,
-      severity: f.severity ?? owner?.severity ?? "low",
+      severity: f.severity ?? (f.attribute === "sysctl" ? sysctlSeverity(f.key) : owner?.severity) ?? "low",
       desired: show(f.attribute, f.desired),
       observed: show(f.attribute, f.observed),
-      ...convergeFor(f.host, f.attribute, f.key, f.change, ctx, invariant ?? false),
+      ...convergeFor(f.host, f.attribute, f.key, f.change, ctx, invariant ?? false, layer),
     });
   };
   for (const h of hosts) {
@@ -241,12 +254,18 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
       const f = byKey.get(k)!;
       add({ host: h.host, attribute: f.attribute, key: f.key, change: "violation", desired: null, observed: f.value, severity: v.severity, why: v.why, invariant: v.ignorable !== true });
     }
+    if (want?.rules) {
+      const r = hardeningFindings({ host: h.host, facts: h.facts, probes: h.probes ?? {} }, want.rules);
+      notes.push(...r.notes);
+      // Drift from a layer's table, not a broken invariant: an ignore rule may accept it (a kernel that needs rp_filter=2).
+      for (const f of r.findings) add({ host: h.host, ...f });
+    }
   }
   findings.sort((a, b) => SEVERITY_ORDER.indexOf(b.severity) - SEVERITY_ORDER.indexOf(a.severity) || a.host.localeCompare(b.host) || a.attribute.localeCompare(b.attribute) || a.key.localeCompare(b.key));
   const count = (c: Change) => findings.filter((f) => f.change === c).length;
   return {
     source: desired.source,
-    notes: desired.notes ?? [],
+    notes,
     summary: {
       hosts: hosts.length, findings: findings.length, changed: count("changed"), missing: count("missing"),
       unexpected: count("unexpected"), violations: count("violation"), unreachable: count("unreachable") + count("unobservable"), ignored,

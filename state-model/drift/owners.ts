@@ -23,6 +23,12 @@ export const OWNERS: Record<string, { layer: StepClassName | null; severity: Sev
   unit: { layer: null, severity: "medium" },
   mount: { layer: null, severity: "medium" },
   blockdevice: { layer: null, severity: "low" },
+  // sysctl's severity is per key (hardening.ts): rp_filter, redirects and ptrace high, the rest this.
+  sysctl: { layer: "hardening", severity: "medium" },
+  suid: { layer: "hardening", severity: "high" },
+  audit: { layer: "audit", severity: "critical" },
+  "audit.rule": { layer: "audit", severity: "high" },
+  "audit.key": { layer: "audit", severity: "high" },
   reachable: { layer: null, severity: "high" },
   probe: { layer: null, severity: "medium" },
 };

@@ -37,6 +37,10 @@ export const PROBE_ATTRIBUTES: Record<string, readonly string[]> = {
   containers: ["container"],
   images: ["image"],
   tailscale: ["tailscale"],
+  sysctl: ["sysctl"],
+  audit: ["audit"],
+  "audit-rules": ["audit.rule"],
+  suid: ["suid"],
 };
 
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "");
@@ -174,14 +178,17 @@ interface MountNode {
   children?: MountNode[];
 }
 
+/** One fact per target: of mounts stacked on one target, the top one (the one a path there resolves to). */
 function mounts(out: string): ObservedFact[] {
-  const facts: ObservedFact[] = [];
+  const byTarget = new Map<string, ObservedFact>();
   const walk = (n: MountNode) => {
-    facts.push({ attribute: "mount", key: n.target, value: { source: n.source, fstype: n.fstype, readOnly: n.options.split(",").includes("ro") } });
+    const options = n.options.split(",");
+    byTarget.delete(n.target);
+    byTarget.set(n.target, { attribute: "mount", key: n.target, value: { source: n.source, fstype: n.fstype, readOnly: options.includes("ro"), options } });
     for (const c of n.children ?? []) walk(c);
   };
   for (const n of (JSON.parse(out) as { filesystems: MountNode[] }).filesystems) walk(n);
-  return facts;
+  return [...byTarget.values()];
 }
 
 interface BlockNode {
@@ -230,12 +237,56 @@ function tailscale(out: string): ObservedFact[] {
   }];
 }
 
+/** `sysctl -e KEY…`: `key = value` per key the kernel has (multi-valued ones tab-separated: one space here). */
+function sysctl(out: string): ObservedFact[] {
+  return lines(out).map((l) => {
+    const m = /^(\S+) = (.*)$/.exec(l);
+    if (!m) throw new Error(`unexpected sysctl line: ${l}`);
+    return { attribute: "sysctl", key: m[1]!, value: m[2]!.trim().replace(/\s+/g, " ") };
+  });
+}
+
+/** `auditctl -s`: `name value` lines. Kept: whether the kernel audits and whether auditd takes its records (pid 0: none). */
+function audit(out: string): ObservedFact[] {
+  const v = new Map(lines(out).map((l) => [l.split(" ")[0]!, l.split(" ")[1] ?? ""] as const));
+  if (!v.has("enabled")) throw new Error("no 'enabled' line");
+  return [{ attribute: "audit", key: "", value: { enabled: Number(v.get("enabled")), failure: Number(v.get("failure")), daemon: (v.get("pid") ?? "0") !== "0" } }];
+}
+
+/** `auditctl -l`: one rule per line as the kernel holds it (`-w PATH -p wa -k KEY`, `-a … -F key=KEY`), or `No rules`. */
+function auditRules(out: string): ObservedFact[] {
+  return lines(out).filter((l) => l !== "No rules").map((l) => ({ attribute: "audit.rule", key: l, value: auditRuleKey(l) }));
+}
+
+/** The key a listed audit rule is filed under (`-k KEY` for a watch, `-F key=KEY` for a syscall rule), or null. */
+export function auditRuleKey(rule: string): string | null {
+  return /(?:^| )(?:-k |-F key=)(\S+)$/.exec(rule)?.[1] ?? null;
+}
+
+/** `find … -printf '%m:%u:%g:%p\n'`: mode (octal), owner and group, path. */
+function suid(out: string): ObservedFact[] {
+  return lines(out).map((l) => {
+    const m = /^([0-7]+):([^:]*):([^:]*):(\/.*)$/.exec(l);
+    if (!m) throw new Error(`unexpected find line: ${l}`);
+    return { attribute: "suid", key: m[4]!, value: { mode: m[1]!, owner: `${m[2]}:${m[3]}` } };
+  });
+}
+
 const PARSERS: Record<string, (out: string) => ObservedFact[]> = {
   sshd, packages, ufw, iptables, listeners, sudoers, users, groups, units, mounts, blockdevices, containers, images, tailscale,
+  sysctl, audit, "audit-rules": auditRules, suid,
 };
 
 /** Installed but not running (no systemd in a container, no docker daemon): the probe has nothing to say. */
-const PROBE_OPTIONAL_FAILURE = new Set(["units", "containers", "images", "tailscale"]);
+const PROBE_OPTIONAL_FAILURE = new Set(["units", "containers", "images", "tailscale", "audit", "audit-rules"]);
+
+/**
+ * What an optional probe's failure means. auditctl fails only when the kernel will not talk audit to it: in a
+ * container (the kernel belongs to the machine it runs in; it answers "Operation not permitted") or a kernel built
+ * without audit. auditd not running is no failure: `-s` then says `pid 0`.
+ */
+export const AUDIT_REFUSED = "the kernel refuses audit control here";
+const FAILURE_MEANS: Record<string, string> = { audit: AUDIT_REFUSED, "audit-rules": AUDIT_REFUSED };
 
 /** One probe's exit code and output into its result; a parse failure is the probe's failure, not a crash. */
 export function parseProbe(probe: string, exitCode: number, stdout: string): ProbeResult {
@@ -246,7 +297,7 @@ export function parseProbe(probe: string, exitCode: number, stdout: string): Pro
   if (exitCode !== 0 && !(probe === "sudoers" && exitCode === 1)) {
     return {
       probe, status: PROBE_OPTIONAL_FAILURE.has(probe) ? "unavailable" : "failed", exitCode, facts: [],
-      error: `exit code ${exitCode}`,
+      error: FAILURE_MEANS[probe] ? `${FAILURE_MEANS[probe]} (exit code ${exitCode})` : `exit code ${exitCode}`,
     };
   }
   try {

@@ -1,6 +1,7 @@
-// Observe and drift against a real sandboxed host: configured by the program's own baseline, ssh and
-// firewall layers, then observed over SSH as the observer; every out-of-band change gives exactly its
-// finding and reverting it clears it; probes never write; the observer cannot change the host.
+// Observe and drift against a real sandboxed host: configured by the program's own baseline, ssh, firewall
+// and hardening layers, then observed over SSH as the observer; every out-of-band change gives exactly its
+// finding and reverting it clears it; probes never write; the observer cannot change the host. The audit layer
+// cannot run here (the kernel refuses audit control in a container): drift says so in a note.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,9 +28,11 @@ const writeStack = (stack: string, hosts: object[]) =>
   writeStackFile(work, stack, hosts, { observerPub: readFileSync(`${observerKey}.pub`, "utf8").trim(), adminRange: host.network });
 
 const cli = (...args: string[]) => demesne(args, env, undefined, work);
-const json = (r: { stdout: string }) => JSON.parse(r.stdout) as { summary: Record<string, number>; findings: { attribute: string; key: string; change: string; severity: string; converge: string }[] };
+const json = (r: { stdout: string }) => JSON.parse(r.stdout) as {
+  summary: Record<string, number>; notes: string[]; findings: { attribute: string; key: string; change: string; severity: string; layer: string | null; converge: string }[];
+};
 
-async function runLayer(layer: "baseline" | "ssh" | "firewall" | "confirm", params: Record<string, string>) {
+async function runLayer(layer: "baseline" | "ssh" | "firewall" | "hardening" | "confirm", params: Record<string, string>) {
   return runHostLayer(host, layer, params);
 }
 
@@ -55,6 +58,8 @@ beforeAll(async () => {
   await runLayer("confirm", { TARGET_LAYER: "ssh" });
   expect(await runLayer("firewall", params("firewall"))).toBe("changed=true");
   await runLayer("confirm", { TARGET_LAYER: "firewall" });
+  expect(await runLayer("hardening", params("hardening"))).toBe("changed=true");
+  await runLayer("confirm", { TARGET_LAYER: "hardening" });
 }, 300_000);
 
 afterAll(async () => {
@@ -71,10 +76,21 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
     const d = observeAndDrift("desired");
     expect(d.code, d.stdout).toBe(0);
     expect(json(d).findings).toEqual([]);
+    // What no layer can change here is said, not reported: the machine's kernel settings, and audit.
+    expect(json(d).notes).toContainEqual(expect.stringMatching(/^drift: kernel\.kptr_restrict = \d.* \/proc\/sys is read-only here/));
+    expect(json(d).notes).toContainEqual(expect.stringMatching(/^drift: the kernel refuses audit control here .*; left out$/));
     const fleet = cli("fleet", "--subject", `host:${NAME}`, "--json");
     const facts = JSON.parse(fleet.stdout) as { attribute: string; key: string; value: unknown }[];
     expect(facts.find((f) => f.attribute === "sshd" && f.key === "passwordauthentication")?.value).toBe("no");
     expect(facts.find((f) => f.attribute === "probe" && f.key === "units")?.value).toMatch(/^unavailable/);
+    // /proc is hidepid=invisible now: every probe still reads what it needs as the observer (ss -p through sudo sees sshd).
+    for (const p of ["sshd", "packages", "ufw", "iptables", "listeners", "sudoers", "users", "groups", "mounts", "blockdevices", "sysctl", "suid"]) {
+      expect(facts.find((f) => f.attribute === "probe" && f.key === p)?.value, p).toBe("ok");
+    }
+    expect(facts.find((f) => f.attribute === "listener" && f.key === `tcp ${host.address}:22`)?.value).toEqual({ processes: ["sshd"] });
+    expect(facts.find((f) => f.attribute === "mount" && f.key === "/proc")?.value).toMatchObject({ options: expect.arrayContaining(["hidepid=invisible"]) });
+    expect(facts.find((f) => f.attribute === "sysctl" && f.key === "net.ipv4.conf.all.rp_filter")?.value).toBe("1");
+    expect(facts.find((f) => f.attribute === "probe" && f.key === "audit")?.value).toBe("unavailable: the kernel refuses audit control here (exit code 255)");
     const b = cli("baseline", "bless", "golden", "--stack", "t", "--reason", "configured by the layers, drift-free");
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toMatch(/baseline golden blessed by drift-test/);
@@ -114,7 +130,8 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
     writeFileSync(path.join(work, "plan.json"), JSON.stringify({ manifest: { time: new Date().toISOString() }, resourcePlans }));
     const pl = cli("drift", "--stack", "t", "--against", `plan:${path.join(work, "plan.json")}`, "--json");
     expect(pl.code, pl.stdout).toBe(0);
-    expect((JSON.parse(pl.stdout) as { notes: string[] }).notes).toEqual([`${NAME} firewall: not in the plan, or deleted by it; left out`]);
+    // Beside the hardening table's notes about this host's kernel (the first test shows them).
+    expect((JSON.parse(pl.stdout) as { notes: string[] }).notes.filter((n) => !n.startsWith(`${NAME}: `))).toEqual([`${NAME} firewall: not in the plan, or deleted by it; left out`]);
     try {
       writeFileSync(file, original.replace(`- ${host.network}`, `- ${host.network}\n    - 203.0.113.0/24`));
       const d = cli("drift", "--stack", "t", "--json");
@@ -128,7 +145,7 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
     }
   });
 
-  const cases: { what: string; change: string; revert: string; expect: [string, string, string][]; desired?: boolean }[] = [
+  const cases: { what: string; change: string; revert: string; expect: [string, string, string][]; desired?: boolean; severity?: string }[] = [
     {
       what: "sshd PasswordAuthentication yes",
       change: "sed -i 's/^PasswordAuthentication no$/PasswordAuthentication yes/' /etc/ssh/sshd_config.d/00-hardening.conf && kill -HUP $(cat /run/sshd.pid)",
@@ -169,6 +186,28 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
       revert: "userdel mallory",
       expect: [["user", "mallory", "unexpected"]],
     },
+    {
+      // Per network namespace: the host's own, writable here (testhost.sh), as on a host that owns its kernel.
+      what: "a network sysctl changed out of band",
+      change: "echo 1 > /proc/sys/net/ipv4/conf/all/accept_redirects",
+      revert: "echo 0 > /proc/sys/net/ipv4/conf/all/accept_redirects",
+      expect: [["sysctl", "net.ipv4.conf.all.accept_redirects", "changed"]],
+      desired: true, severity: "high",
+    },
+    {
+      what: "a setuid bit back on a program the hardening layer stripped",
+      change: "chmod u+s /usr/bin/chfn",
+      revert: "chmod u-s /usr/bin/chfn",
+      expect: [["suid", "/usr/bin/chfn", "unexpected"]],
+      desired: true, severity: "high",
+    },
+    {
+      what: "/dev/shm remounted with exec",
+      change: "mount -o remount,exec /dev/shm",
+      revert: "mount -o remount,noexec /dev/shm",
+      expect: [["mount", "/dev/shm", "changed"]],
+      desired: true, severity: "medium",
+    },
   ];
 
   it.each(cases)("$what gives exactly its finding; reverting clears it", async (c) => {
@@ -190,6 +229,8 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
       const dd = cli("drift", "--stack", "t", "--json");
       expect(dd.code).toBe(1);
       expect(json(dd).findings.map((f) => [f.attribute, f.key])).toEqual(c.expect.map(([a, k]) => [a, k]));
+      // The hardening table's findings: its severity, and a replace of the hardening layer converges them.
+      if (c.severity) expect(json(dd).findings.map((f) => [f.severity, f.layer])).toEqual([[c.severity, "hardening"]]);
     }
     const rv = await host.exec(c.revert);
     expect(rv.code, rv.stderr).toBe(0);
@@ -241,6 +282,9 @@ describe("observe and drift on a real host", { timeout: 120_000 }, () => {
       "sudo -n /usr/bin/apt-get install -y nmap", "sudo -n /usr/bin/dpkg -i /root/demesne-stray.deb",
       "sudo -n /usr/sbin/sshd -T -f /etc/shadow", "sudo -n /usr/bin/grep -rHZ -e ^ /etc/shadow",
       "sudo -n /bin/bash", "touch /etc/demesne-x", "sh -c 'echo x >> /etc/ssh/sshd_config'",
+      // The hardening probes' programs, with arguments other than the probes' own.
+      "sudo -n /usr/sbin/sysctl -w net.ipv4.ip_forward=0", "sudo -n /usr/sbin/auditctl -D", "sudo -n /usr/sbin/auditctl -e 0",
+      "sudo -n /usr/bin/find /usr -exec /bin/sh -c 'touch /etc/demesne-x' \\;", "sudo -n /usr/bin/find /bin /sbin /usr -xdev -type f -perm /6000 -printf x -delete",
     ]) {
       const r = await as(c);
       expect(r.code, c).not.toBe(0);
