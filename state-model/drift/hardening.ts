@@ -99,14 +99,18 @@ function resolveOption(h: HostFacts, option: string): string {
   return g?.gid === undefined ? option : `gid=${g.gid}`;
 }
 
-function mounts(h: HostFacts): RuleFinding[] {
+function mounts(h: HostFacts, notes: string[]): RuleFinding[] {
   if (h.probes.mounts !== "ok") return probeUnchecked(h, "mounts", "the mount options are");
   return MOUNTS.flatMap((m): RuleFinding[] => {
     const fact = h.facts.find((f) => f.attribute === "mount" && f.key === m.target);
     if (!fact) {
       return [{ attribute: "mount", key: m.target, change: "missing", desired: m.options, observed: null, severity: "medium", why: m.reason, layer: "hardening" }];
     }
-    const have = (fact.value as MountValue).options ?? [];
+    const have = (fact.value as MountValue).options;
+    if (!have) {
+      notes.push(`${h.host}: ${m.target}'s options were recorded by an older demesne, which did not keep them; observe again`);
+      return [];
+    }
     const lacking = m.options.filter((o) => !have.includes(resolveOption(h, o)));
     if (!lacking.length) return [];
     return [{
@@ -163,7 +167,7 @@ function auditd(h: HostFacts, want: { immutable: boolean }, notes: string[]): Ru
 export function hardeningFindings(h: HostFacts, rules: HardeningRules): { findings: RuleFinding[]; notes: string[] } {
   const notes: string[] = [];
   const findings = [
-    ...(rules.hardening ? [...sysctls(h, notes), ...mounts(h), ...setuid(h)] : []),
+    ...(rules.hardening ? [...sysctls(h, notes), ...mounts(h, notes), ...setuid(h)] : []),
     ...(rules.audit ? auditd(h, rules.audit, notes) : []),
   ];
   return { findings, notes };

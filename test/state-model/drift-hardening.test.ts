@@ -145,6 +145,12 @@ describe("hardening drift", () => {
         expect(shm.findings[0]!.why).toMatch(/^mounted without noexec: /);
         const regrouped = drift({ ...HEALTHY, groups: [0, edit(HARDENED.groups, "proc:x:998:", "proc:x:997:")] });
         expect(brief(regrouped)).toEqual([["mount", "/proc", "changed", "medium", "hardening"]]);
+        // A mount fact an older demesne recorded has no options: not a finding until observed again.
+        const old = hostOf(HEALTHY);
+        old.facts = old.facts.map((f) => (f.attribute === "mount" ? { ...f, value: { ...(f.value as object), options: undefined } } : f));
+        const r = computeDrift({ source: "desired:t", hosts: new Map([["h1", { expected: [], complete: [], rules: ALL }]]) }, [old], [], {});
+        expect(brief(r)).toEqual([]);
+        expect(r.notes).toContain("h1: /dev/shm's options were recorded by an older demesne, which did not keep them; observe again");
     });
 
     it("auditd: running with every rule is nothing; off, stopped, not immutable when asked, or a rule key short is a finding", () => {
