@@ -1,7 +1,7 @@
 // The hardening and audit layers' generated regions of docs/hardening.md: every setting from the one table
 // (components/model/hardening.ts, components/render/audit.ts) with its reason and its Article 32 row.
 import {
-    FAILLOCK, LOGIN_DEFS, MODULES_DISABLED, MOUNTS, SHELL_TIMEOUT_SECONDS, SU_GROUP, SUID_REASON, SUID_REMOVED, SYSCTLS,
+    FAILLOCK, LOGIN_BANNER, LOGIN_DEFS, MODULES_DISABLED, MOUNTS, SHELL_TIMEOUT_SECONDS, SU_GROUP, SUID_REASON, SUID_REMOVED, SYSCTLS,
     isNamespacedSysctl, type Article32,
 } from "../components/model/hardening";
 import { AUDIT_LOG_MB, AUDIT_RULES } from "../components/render/audit";
@@ -35,8 +35,9 @@ function accounts(): string {
         "",
         `PAM \`pam_faillock\`: ${FAILLOCK.deny} failed passwords within ${FAILLOCK.failInterval} s lock a local account for ${FAILLOCK.unlockTime} s ` +
         "(keys never count: SSH takes keys only). `su` is for members of " + `${code(SU_GROUP)} only (\`pam_wheel\`). Interactive shells close after ` +
-        `${SHELL_TIMEOUT_SECONDS} s idle (\`TMOUT\`, read-only). Core dumps are off three ways: \`* hard core 0\`, systemd-coredump's ` +
-        "`Storage=none` and `fs.suid_dumpable = 0`. All of these serve (b) confidentiality: least privilege on the host.",
+        `${SHELL_TIMEOUT_SECONDS} s idle (\`TMOUT\`, read-only). Core dumps are off four ways: \`* hard core 0\`, \`ulimit -c 0\` in login shells, systemd-coredump's ` +
+        "`Storage=none` and `fs.suid_dumpable = 0`. `/etc/issue` and `/etc/issue.net` say: " + `"${LOGIN_BANNER}" ` +
+        "All of these serve (b) confidentiality: least privilege on the host.",
     ].join("\n");
 }
 

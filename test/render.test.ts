@@ -44,7 +44,7 @@ describe("sshd hardening drop-in", () => {
         for (const line of [
             "permitrootlogin no", "passwordauthentication no", "kbdinteractiveauthentication no",
             "pubkeyauthentication yes", "authenticationmethods publickey", "maxauthtries 2", "logingracetime 30",
-            "maxsessions 10", "maxstartups 10:30:60", "clientaliveinterval 300", "clientalivecountmax 3",
+            "maxsessions 10", "maxstartups 10:30:60", "clientaliveinterval 300", "clientalivecountmax 2", "tcpkeepalive no",
             "disableforwarding yes", "x11forwarding no", "allowtcpforwarding no", "permituserenvironment no",
             "loglevel VERBOSE", "usedns no", "compression no",
             "allowusers deploy", "allowusers ubuntu", "allowusers alice",

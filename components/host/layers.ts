@@ -14,7 +14,8 @@ import { TAILNET_TAGS } from "../model/segmentation";
 import { AUDIT_PACKAGES, HARDENING_PACKAGES, PROC_GROUP } from "../model/hardening";
 import {
     renderCoreLimits, renderCoredumpConf, renderFaillockConf, renderFstabLines, renderLoginDefs, renderModprobeConf,
-    renderMountExpect, renderPamFaillockProfiles, renderSuidList, renderSysctlConf, renderSysctlExpect, renderTmout, SU_PAM_LINE,
+    renderMountExpect, renderPamFaillockProfiles, renderSuidList, renderSysctlConf, renderSysctlExpect, renderShellProfile, SU_PAM_LINE,
+    renderFaillockTmpfiles, renderIssue,
 } from "../render/hardening";
 import { renderAuditdSettings, renderAuditRules } from "../render/audit";
 import { TYPES } from "../model/types";
@@ -101,7 +102,9 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             PAM_FAILLOCK: pam.main,
             PAM_FAILLOCK_NOTIFY: pam.notify,
             SU_PAM_LINE: `${SU_PAM_LINE}\n`,
-            TMOUT: renderTmout(),
+            SHELL_PROFILE: renderShellProfile(),
+            FAILLOCK_TMPFILES: renderFaillockTmpfiles(),
+            ISSUE: renderIssue(),
             LOGIN_DEFS: renderLoginDefs(),
             FSTAB: renderFstabLines(),
             MOUNT_EXPECT: renderMountExpect(),

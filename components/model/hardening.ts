@@ -52,6 +52,7 @@ export const SYSCTLS: readonly SysctlSetting[] = [
     sysctl("kernel.unprivileged_bpf_disabled", "1", "BPF programs need root; Docker loads none unprivileged"),
     sysctl("net.core.bpf_jit_harden", "2", "JIT-compiled BPF is blinded against spraying"),
     sysctl("kernel.sysrq", "0", "no magic SysRq from a console or /proc"),
+    sysctl("kernel.ctrl-alt-del", "0", "Ctrl-Alt-Del on the (KVM) console goes to init, never straight to a hard reboot", "availability"),
     sysctl("kernel.randomize_va_space", "2", "full address-space randomisation"),
     sysctl("kernel.core_uses_pid", "1", "a core file, if one is ever allowed, never overwrites another"),
     sysctl("fs.suid_dumpable", "0", "a setuid process never dumps core (its memory holds another user's secrets)", "access-control"),
@@ -154,6 +155,9 @@ export const FAILLOCK = { deny: 5, unlockTime: 900, failInterval: 900 };
 /** Only members of this group may use `su` (admins use sudo; su is the one path around its log). */
 export const SU_GROUP = "sudo";
 
+/** The login banner (/etc/issue, /etc/issue.net): states that access is restricted and recorded. */
+export const LOGIN_BANNER = "Authorised access only. Activity on this system is recorded and may be reviewed.";
+
 /** Interactive shells idle this long are closed (seconds). */
 export const SHELL_TIMEOUT_SECONDS = 900;
 
@@ -164,7 +168,10 @@ export const HARDENING_FILES = {
     limits: "/etc/security/limits.d/60-demesne-hardening.conf",
     coredump: "/etc/systemd/coredump.conf.d/60-demesne-hardening.conf",
     faillock: "/etc/security/faillock.conf",
-    tmout: "/etc/profile.d/60-demesne-tmout.sh",
+    shell: "/etc/profile.d/60-demesne-shell.sh",
+    faillockDir: "/etc/tmpfiles.d/60-demesne-faillock.conf",
+    issue: "/etc/issue",
+    issueNet: "/etc/issue.net",
     pamFaillock: "/usr/share/pam-configs/demesne-faillock",
     pamFaillockNotify: "/usr/share/pam-configs/demesne-faillock-notify",
 } as const;

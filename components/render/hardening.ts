@@ -1,7 +1,7 @@
 // The hardening layer's files, rendered from the one table in ../model/hardening.ts (the layer installs them
 // as rendered and verifies the running system against the same table).
 import {
-    FAILLOCK, LOGIN_DEFS, MODULES_DISABLED, MOUNTS, SHELL_TIMEOUT_SECONDS, SUID_REMOVED, SU_GROUP, SYSCTLS, isNamespacedSysctl,
+    FAILLOCK, LOGIN_BANNER, LOGIN_DEFS, MODULES_DISABLED, MOUNTS, SHELL_TIMEOUT_SECONDS, SUID_REMOVED, SU_GROUP, SYSCTLS, isNamespacedSysctl,
 } from "../model/hardening";
 
 const HEADER = "# Managed by demesne (hardening layer): docs/hardening.md gives each line's reason.";
@@ -71,13 +71,25 @@ export function renderPamFaillockProfiles(): { main: string; notify: string } {
 /** The line /etc/pam.d/su gets: `su` only for the group's members. */
 export const SU_PAM_LINE = `auth required pam_wheel.so use_uid group=${SU_GROUP}`;
 
-export function renderTmout(): string {
+/** Login shells: an idle interactive shell is closed (read-only: a user cannot lift it); no core files. */
+export function renderShellProfile(): string {
     return [
         HEADER,
-        "# an interactive admin shell left open is closed after a while (read-only: a user cannot lift it)",
+        "# an interactive admin shell left open is closed after a while",
         `if [ -n "\${PS1-}" ]; then TMOUT=${SHELL_TIMEOUT_SECONDS}; readonly TMOUT; export TMOUT; fi`,
+        "# no core file from anything a login shell starts (the limits file says the same to PAM)",
+        "ulimit -c 0",
         "",
     ].join("\n");
+}
+
+/** pam_faillock keeps its tally in /run/faillock, which it makes only at the first failure: made at boot. */
+export function renderFaillockTmpfiles(): string {
+    return `${HEADER}\nd /run/faillock 0755 root root -\n`;
+}
+
+export function renderIssue(): string {
+    return `${LOGIN_BANNER}\n`;
 }
 
 export function renderLoginDefs(): string {

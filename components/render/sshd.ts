@@ -40,7 +40,10 @@ function directives(args: SshHardeningArgs): Directive[] {
         ["MaxSessions", "10"],
         ["MaxStartups", "10:30:60"],
         ["ClientAliveInterval", "300"],
-        ["ClientAliveCountMax", "3"],
+        // A dead peer is dropped after two unanswered probes (10 min); the encrypted ClientAlive probes do this,
+        // not TCP keepalives, which are spoofable and would cut a session on a short network blip.
+        ["ClientAliveCountMax", "2"],
+        ["TCPKeepAlive", "no"],
         ["DisableForwarding", "yes"],
         ["AllowTcpForwarding", "no"],
         ["AllowAgentForwarding", "no"],

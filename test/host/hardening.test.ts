@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODULES_DISABLED, MOUNTS, SUID_REMOVED, SYSCTLS, isNamespacedSysctl } from "../../components/model/hardening";
+import { LOGIN_BANNER, MODULES_DISABLED, MOUNTS, SUID_REMOVED, SYSCTLS, isNamespacedSysctl } from "../../components/model/hardening";
 import { OBSERVER_USER } from "../../components/model/observer";
 import { layerScript } from "../../components/host/scripts";
 import { AUDIT_RULES, renderAuditRules } from "../../components/render/audit";
@@ -77,6 +77,9 @@ describe("the hardening layer on a real host", { timeout: 180_000 }, () => {
     for (const line of ["UMASK 027", "PASS_MAX_DAYS 365", "PASS_MIN_DAYS 1", "SHA_CRYPT_MIN_ROUNDS 65536"]) {
       expect(defs.split("\n").filter((l) => l.startsWith(`${line.split(" ")[0]} `) || l.startsWith(`${line.split(" ")[0]}\t`)), line).toEqual([line]);
     }
+    expect(await sh("cat /etc/issue /etc/issue.net")).toBe(`${LOGIN_BANNER}\n${LOGIN_BANNER}`);
+    expect(await sh("stat -c %a /run/faillock")).toBe("755");
+    expect(await sh("cat /etc/profile.d/60-demesne-shell.sh")).toContain("ulimit -c 0");
     const modprobe = await sh("modprobe --showconfig");
     for (const m of MODULES_DISABLED) expect(modprobe.split("\n"), m.name).toContain(`install ${m.name.replaceAll("-", "_")} /bin/false`);
   });

@@ -3,7 +3,7 @@
 # options, and setuid bits nobody here needs. Lock-out-capable (rp_filter on an asymmetric route, PAM): the
 # dead-man is armed before anything takes effect and puts back the files and the kernel's previous values.
 read_params PACKAGES SYSCTL_CONF SYSCTL_EXPECT MODPROBE_CONF CORE_LIMITS COREDUMP_CONF FAILLOCK_CONF \
-    PAM_FAILLOCK PAM_FAILLOCK_NOTIFY SU_PAM_LINE TMOUT LOGIN_DEFS FSTAB MOUNT_EXPECT PROC_GROUP SUID_LIST \
+    PAM_FAILLOCK PAM_FAILLOCK_NOTIFY SU_PAM_LINE SHELL_PROFILE FAILLOCK_TMPFILES ISSUE LOGIN_DEFS FSTAB MOUNT_EXPECT PROC_GROUP SUID_LIST \
     DEADMAN_SECONDS
 LIVE="$STATE/hardening"
 
@@ -71,10 +71,12 @@ verify() {
     while read -r key value; do
         grep -Eq "^${key}[[:space:]]+${value}\$" "$ROOT/etc/login.defs" || { log "login.defs lacks $key $value"; rc=1; }
     done < <(param LOGIN_DEFS)
+    [ -d "$ROOT/run/faillock" ] || { log "/run/faillock is missing"; rc=1; }
+    local config
+    config="$(modprobe --showconfig 2> /dev/null)"
     while read -r key; do
         [ -n "$key" ] || continue
-        modprobe --showconfig 2> /dev/null | grep -qx "install ${key//-/_} /bin/false" ||
-            { log "module $key is not refused"; rc=1; }
+        grep -qx "install ${key//-/_} /bin/false" <<< "$config" || { log "module $key is not refused"; rc=1; }
     done < <(param MODPROBE_CONF | awk '$1 == "install" { print $2 }')
     return "$rc"
 }
@@ -93,7 +95,10 @@ stage_param COREDUMP_CONF /etc/systemd/coredump.conf.d/60-demesne-hardening.conf
 stage_param FAILLOCK_CONF /etc/security/faillock.conf 0644
 stage_param PAM_FAILLOCK /usr/share/pam-configs/demesne-faillock 0644
 stage_param PAM_FAILLOCK_NOTIFY /usr/share/pam-configs/demesne-faillock-notify 0644
-stage_param TMOUT /etc/profile.d/60-demesne-tmout.sh 0644
+stage_param SHELL_PROFILE /etc/profile.d/60-demesne-shell.sh 0644
+stage_param FAILLOCK_TMPFILES /etc/tmpfiles.d/60-demesne-faillock.conf 0644
+stage_param ISSUE /etc/issue 0644
+stage_param ISSUE /etc/issue.net 0644
 
 # login.defs: each key's line replaced (or added); the rest stays the distribution's.
 defs="$(mktemp)"
@@ -158,6 +163,9 @@ if staged || [ -s "$before" ] || [ "$pam_changed" = true ]; then
         CHANGED=true
     fi
 fi
+
+# pam_faillock's tally directory, which tmpfiles makes at every boot from now on
+[ -d "$ROOT/run/faillock" ] || { install -d -m 0755 "$ROOT/run/faillock"; CHANGED=true; }
 
 # mounts: the proc group first (fstab names it), then each target remounted with its options
 getent group "$(param PROC_GROUP)" > /dev/null || { groupadd --system "$(param PROC_GROUP)"; CHANGED=true; }
