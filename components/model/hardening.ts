@@ -156,7 +156,7 @@ export const FAILLOCK = { deny: 5, unlockTime: 900, failInterval: 900 };
 export const SU_GROUP = "sudo";
 
 /** The login banner (/etc/issue, /etc/issue.net): states that access is restricted and recorded. */
-export const LOGIN_BANNER = "Authorised access only. Activity on this system is recorded and may be reviewed.";
+export const LOGIN_BANNER = "Private system: authorised access only. Activity is monitored and recorded, and may be used as evidence.";
 
 /** Interactive shells idle this long are closed (seconds). */
 export const SHELL_TIMEOUT_SECONDS = 900;
