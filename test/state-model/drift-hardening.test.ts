@@ -71,7 +71,7 @@ const edit = (text: string, from: string, to: string) => {
 describe("the hardening probes' parsers (real output)", () => {
     it("sysctl: one fact per key the kernel has; a key it lacks is simply not there", () => {
         const facts = parseProbe("sysctl", 0, HARDENED.sysctl).facts;
-        expect(facts).toHaveLength(33);
+        expect(facts).toHaveLength(34);
         expect(facts).toContainEqual({ attribute: "sysctl", key: "net.ipv4.conf.all.rp_filter", value: "1" });
         expect(facts.map((f) => f.key)).not.toContain("kernel.yama.ptrace_scope");
         expect(new Set(SYSCTLS.map((s) => s.key))).toEqual(new Set([...facts.map((f) => f.key), "kernel.yama.ptrace_scope", "net.core.bpf_jit_harden", "kernel.sysrq"]));
@@ -105,7 +105,7 @@ describe("hardening drift", () => {
         expect(brief(r)).toEqual([]);
         expect(r.notes).toEqual([
             "h1: this kernel has no kernel.yama.ptrace_scope, net.core.bpf_jit_harden, kernel.sysrq (the hardening layer cannot set them either); left out",
-            "h1: kernel.kptr_restrict = 0, kernel.unprivileged_bpf_disabled = 2, kernel.core_uses_pid = 0, fs.protected_symlinks = 0, fs.protected_fifos = 0, fs.protected_regular = 0, dev.tty.ldisc_autoload = 1 differ from the hardening table, but /proc/sys is read-only here: the kernel belongs to the machine this host runs in (a container); left out",
+            "h1: kernel.kptr_restrict = 0, kernel.unprivileged_bpf_disabled = 2, kernel.ctrl-alt-del = 1, kernel.core_uses_pid = 0, fs.protected_symlinks = 0, fs.protected_fifos = 0, fs.protected_regular = 0, dev.tty.ldisc_autoload = 1 differ from the hardening table, but /proc/sys is read-only here: the kernel belongs to the machine this host runs in (a container); left out",
             "h1: the kernel refuses audit control here (a container: the kernel belongs to the machine it runs in); the audit layer cannot run on this host; left out",
         ]);
     });
