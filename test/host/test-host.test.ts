@@ -70,10 +70,16 @@ describe("sandboxed test host", { timeout: 120_000 }, () => {
         expect(existsSync(path.join(a.rootfs, "etc/testhost-x"))).toBe(false);
     });
 
-    it("keeps the machine's kernel settings out of reach", async () => {
+    it("keeps the machine's kernel settings out of reach; the network's are the host's own", async () => {
         const before = readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8");
-        const sysctl = await a.exec("sysctl -w net.ipv4.ip_forward=1");
-        expect(sysctl.code).not.toBe(0);
+        // /proc/sys/net is writable inside (the hardening layer sets it): a change stays in the host's namespace.
+        const inside = (await a.exec("cat /proc/sys/net/ipv4/ip_forward")).stdout.trim();
+        const flip = inside === "1" ? "0" : "1";
+        const sysctl = await a.exec(`sysctl -w net.ipv4.ip_forward=${flip} > /dev/null && cat /proc/sys/net/ipv4/ip_forward`);
+        expect(sysctl.code, sysctl.stderr).toBe(0);
+        expect(sysctl.stdout.trim()).toBe(flip);
+        expect(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8")).toBe(before);
+        expect((await a.exec(`sysctl -w net.ipv4.ip_forward=${inside}`)).code).toBe(0);
         // Writing the current value back: harmless even if the protection were missing.
         const write = await a.exec("cat /proc/sys/vm/swappiness > /proc/sys/vm/swappiness");
         expect(write.code).not.toBe(0);
