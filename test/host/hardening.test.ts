@@ -84,6 +84,14 @@ describe("the hardening layer on a real host", { timeout: 180_000 }, () => {
     for (const m of MODULES_DISABLED) expect(modprobe.split("\n"), m.name).toContain(`install ${m.name.replaceAll("-", "_")} /bin/false`);
   });
 
+  it("a ufw reload, which applies ufw's own sysctl.conf, leaves every network setting as the table has it", async () => {
+    expect(await sh("grep -x 'net/ipv4/conf/all/log_martians=1' /etc/ufw/sysctl.conf")).toBe("net/ipv4/conf/all/log_martians=1");
+    await sh("ufw reload");
+    for (const s of SYSCTLS.filter((x) => isNamespacedSysctl(x.key))) {
+      expect(await sh(`cat /proc/sys/${s.key.replaceAll(".", "/")}`), s.key).toBe(s.value);
+    }
+  });
+
   it("hides other users' processes, and su refuses a user outside its group", async () => {
     // A user who is not root sees only their own processes: sshd's and the init's are gone from /proc.
     const seen = await sh("runuser -u nobody -- sh -c 'ls /proc | grep -c \"^[0-9]\"'");

@@ -113,6 +113,17 @@ while read -r key value; do
 done < <(param LOGIN_DEFS)
 stage "$defs" /etc/login.defs 0644
 
+# ufw applies its own sysctl.conf at every start and reload, after systemd-sysctl (log_martians=0 among them):
+# each key it shares with the table is made to say the table's value, so a reload cannot undo this layer.
+if [ -f "$ROOT/etc/ufw/sysctl.conf" ]; then
+    ufw_sysctl="$(mktemp)"
+    cp "$ROOT/etc/ufw/sysctl.conf" "$ufw_sysctl"
+    while read -r key value _; do
+        sed -i -E "s|^(${key//.//})=.*|\1=${value}|" "$ufw_sysctl"
+    done < <(param SYSCTL_EXPECT)
+    stage "$ufw_sysctl" /etc/ufw/sysctl.conf 0644
+fi
+
 # su: the pam_wheel line right after pam_rootok (root itself still switches freely).
 su_pam="$(mktemp)"
 awk -v line="$(param SU_PAM_LINE)" '$0 == line { next } { print } /pam_rootok\.so/ && !done { print line; done = 1 }' \
