@@ -252,8 +252,8 @@ PermitRootLogin no
 EOF
   printf '%s\n' "$name" >"$root/etc/hostname"
   printf '127.0.0.1\tlocalhost\n%s\t%s\n' "$addr" "$name" >"$root/etc/hosts"
-  # /etc/default/ufw stays as shipped: ufw-init applies IPT_SYSCTL with `|| true`, so the read-only
-  # /proc/sys only makes that step a silent no-op and `ufw enable` still succeeds.
+  # /etc/default/ufw stays as shipped: ufw-init applies IPT_SYSCTL with `|| true`; its network keys land in
+  # the host's own namespace (/proc/sys/net is writable there), any other key is a silent no-op.
 
   ssh-keygen -q -t ed25519 -N '' -C "admin@$name" -f "$state/admin_ed25519"
   chroot "$root" useradd -m -u 1000 -U -s /bin/bash admin
