@@ -18,9 +18,6 @@ export interface SysctlSetting extends Setting {
 const sysctl = (key: string, value: string, reason: string, article32: Article32 = "integrity"): SysctlSetting =>
     ({ key, value, reason, article32 });
 
-/** Where the layer writes the sysctls (applied at once and at every boot by systemd-sysctl). */
-export const SYSCTL_FILE = "/etc/sysctl.d/60-demesne-hardening.conf";
-
 export const SYSCTLS: readonly SysctlSetting[] = [
     // Network (per network namespace: proven on a running kernel in the test host).
     sysctl("net.ipv4.conf.all.rp_filter", "1", "drop packets whose source could not be routed back out the interface they came in on (spoofing)"),
@@ -137,7 +134,6 @@ export const MODULES_DISABLED: readonly { name: string; reason: string }[] = [
     ...["dccp", "sctp", "rds", "tipc"].map((name) => ({ name, reason: "a network protocol nothing here speaks (each has had remote kernel bugs)" })),
 ];
 
-export const MODPROBE_FILE = "/etc/modprobe.d/60-demesne-hardening.conf";
 
 /** login.defs keys the layer sets (the rest of the file stays the distribution's). */
 export const LOGIN_DEFS: readonly { key: string; value: string; reason: string }[] = [
@@ -160,21 +156,6 @@ export const LOGIN_BANNER = "Private system: authorised access only. Activity is
 
 /** Interactive shells idle this long are closed (seconds). */
 export const SHELL_TIMEOUT_SECONDS = 900;
-
-/** Where each of the layer's files goes. */
-export const HARDENING_FILES = {
-    sysctl: SYSCTL_FILE,
-    modprobe: MODPROBE_FILE,
-    limits: "/etc/security/limits.d/60-demesne-hardening.conf",
-    coredump: "/etc/systemd/coredump.conf.d/60-demesne-hardening.conf",
-    faillock: "/etc/security/faillock.conf",
-    shell: "/etc/profile.d/60-demesne-shell.sh",
-    faillockDir: "/etc/tmpfiles.d/60-demesne-faillock.conf",
-    issue: "/etc/issue",
-    issueNet: "/etc/issue.net",
-    pamFaillock: "/usr/share/pam-configs/demesne-faillock",
-    pamFaillockNotify: "/usr/share/pam-configs/demesne-faillock-notify",
-} as const;
 
 export const HARDENING_PACKAGES = ["libpam-modules", "kmod", "procps"];
 export const AUDIT_PACKAGES = ["auditd"];

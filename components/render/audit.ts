@@ -7,8 +7,6 @@ export interface AuditRule {
     reason: string;
 }
 
-export const AUDIT_RULES_FILE = "/etc/audit/rules.d/60-demesne.rules";
-export const AUDITD_CONF = "/etc/audit/auditd.conf";
 /** Each audit log is rotated at this size (MB); `hardening.auditLogFiles` of them are kept. */
 export const AUDIT_LOG_MB = 50;
 

@@ -202,11 +202,11 @@ while IFS= read -r path; do
 done < <(param SUID_LIST)
 
 # password ageing for the local accounts that have a password at all
+want_max="$(param LOGIN_DEFS | awk '$1 == "PASS_MAX_DAYS" { print $2 }')"
+want_min="$(param LOGIN_DEFS | awk '$1 == "PASS_MIN_DAYS" { print $2 }')"
+want_warn="$(param LOGIN_DEFS | awk '$1 == "PASS_WARN_AGE" { print $2 }')"
 while IFS=: read -r name hash _ min max warn _; do
     case "$hash" in '' | '!'* | '*'*) continue ;; esac
-    want_max="$(param LOGIN_DEFS | awk '$1 == "PASS_MAX_DAYS" { print $2 }')"
-    want_min="$(param LOGIN_DEFS | awk '$1 == "PASS_MIN_DAYS" { print $2 }')"
-    want_warn="$(param LOGIN_DEFS | awk '$1 == "PASS_WARN_AGE" { print $2 }')"
     [ "$max:$min:$warn" = "$want_max:$want_min:$want_warn" ] && continue
     chage --maxdays "$want_max" --mindays "$want_min" --warndays "$want_warn" "$name"
     log "password ageing set for $name"
