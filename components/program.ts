@@ -7,7 +7,9 @@ import { approvalMessage, missingApprovals, MissingApproval, ProgramContext, ref
 import { ConfigError, ResolvedHost, StackConfig } from "./config/load";
 import { EdgeFirewall } from "./edge/edge-firewall";
 import { Host } from "./host/host";
-import { hostLayerSteps } from "./host/layers";
+import { hostLayerSteps, restoreSteps } from "./host/layers";
+import { Actuator } from "./actuator/actuator";
+import { BACKUP_SECRETS } from "./model/backup";
 import { STEP_CLASSES } from "./model/tiers";
 import { planService, ServicePlan } from "./service/spec";
 import { Service } from "./service/service";
@@ -23,6 +25,8 @@ export interface ProgramPlan {
     context: ProgramContext;
     hostSteps: Map<string, StepSpec[]>;
     services: ServicePlan[];
+    /** Pending restores by host: each runs after the host's services. */
+    restores: Map<string, StepSpec[]>;
     missing: MissingApproval[];
 }
 
@@ -35,12 +39,13 @@ export function planProgram(cfg: StackConfig, opts: ProgramOptions): ProgramPlan
     const context: ProgramContext = { ...opts, killSwitch: cfg.killSwitch, approvals: cfg.approvals };
     const hostSteps = new Map(sshHosts(cfg).map((h) => [h.name, hostLayerSteps(cfg, h)]));
     const services = cfg.services.filter((s) => s.enabled).map((s) => planService(cfg, s));
-    const all = [...[...hostSteps.values()].flat(), ...services.map((s) => s.step)];
+    const restores = new Map(sshHosts(cfg).map((h) => [h.name, restoreSteps(cfg, h)]));
+    const all = [...[...hostSteps.values()].flat(), ...services.map((s) => s.step), ...[...restores.values()].flat()];
     const refusals = [...accessProblems(cfg, { hostSteps, services }), ...all.flatMap((s) => refusalsFor(s, context))];
     if (refusals.length > 0) throw new ConfigError(refusals);
     const missing = missingApprovals(all, context);
     if (missing.length > 0 && !opts.dryRun) throw new ConfigError(missing.map(approvalMessage));
-    return { context, hostSteps, services, missing };
+    return { context, hostSteps, services, restores, missing };
 }
 
 /** How the Actuator reaches one host: its address, pinned key, bootstrap and deploy users, the stack's key. */
@@ -59,6 +64,11 @@ export function buildTailnet(cfg: StackConfig, plan: ProgramPlan): Tailnet {
         hosts: sshHosts(cfg).map((h) => h.name),
         authKeyExpirySeconds: cfg.tailnet.authKeyExpirySeconds,
     });
+}
+
+/** A secret from demesne:secrets for a step's stdin; empty where the layer is absent (its step is never declared). */
+function secretOrEmpty(cfg: StackConfig, name: string | undefined): pulumi.Output<string> {
+    return pulumi.secret(name !== undefined ? cfg.secrets[name] ?? "" : "");
 }
 
 /** OVH's IP firewall in front of every host with a public IPv4. */
@@ -88,11 +98,17 @@ export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
             secretParams: {
                 tailscale: { AUTH_KEY: tailnet.authKeys[h.name] as pulumi.Output<string> },
                 coolify: { ROOT_ENV: pulumi.secret(rootEnv) },
+                backup: {
+                    REPOSITORY_PASSWORD: secretOrEmpty(cfg, BACKUP_SECRETS.password),
+                    TARGET_CREDENTIAL: secretOrEmpty(cfg, BACKUP_SECRETS.credential),
+                },
+                "data-disk": { KEY: secretOrEmpty(cfg, h.dataDisk?.keySecret) },
             },
             context: plan.context,
         }, { dependsOn: [tailnet] }));
     }
     const services: Record<string, { host: string; ports: string[]; trustTier: string; personalData: boolean }> = {};
+    const serviceResources: Service[] = [];
     for (const sp of plan.services) {
         const svc = new Service(sp.service.name, {
             plan: sp,
@@ -102,6 +118,17 @@ export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
             context: plan.context,
         }, { dependsOn: [hosts.get(sp.service.host)?.ready].filter((r): r is pulumi.Resource => r !== undefined) });
         services[sp.service.name] = { host: sp.service.host, ports: svc.ports, trustTier: svc.trustTier, personalData: svc.personalData };
+        serviceResources.push(svc);
+    }
+    const byService = new Map(plan.services.map((sp, i) => [sp.service.name, serviceResources[i]]));
+    for (const [hostName, steps] of plan.restores) {
+        const host = hosts.get(hostName);
+        for (const step of steps) {
+            // The restored data belongs to a running service (a database restores into its container).
+            const svc = byService.get(cfg.restores.find((r) => `${hostName}-restore-${r.service}` === step.name && r.host === hostName)?.service ?? "");
+            new Actuator(step.name, { step, ssh: sshTargets.get(hostName) as SshTarget, context: plan.context },
+                { parent: host, dependsOn: [host?.ready, svc].filter((r): r is pulumi.Resource => r !== undefined) });
+        }
     }
     return {
         hosts: Object.fromEntries([...plan.hostSteps].map(([name, steps]) => [name, {

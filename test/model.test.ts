@@ -26,7 +26,7 @@ describe("tiers belong to changes", () => {
     });
 
     it("T3-class steps are exactly those needing content-bound approval", () => {
-        expect(STEP_CLASS_NAMES.filter(isT3Class)).toEqual(["ssh", "firewall", "hardening", "edge-firewall"]);
+        expect(STEP_CLASS_NAMES.filter(isT3Class)).toEqual(["ssh", "firewall", "hardening", "data-disk", "restore", "edge-firewall"]);
     });
 
     it("the confirm script cancels the dead-man of exactly the lock-out-capable host layers", () => {

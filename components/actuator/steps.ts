@@ -26,6 +26,8 @@ export interface StepSpec {
     runAs: "bootstrap" | "deploy";
     /** Lock-out-capable steps: seconds before the dead-man restore fires unless confirmed. */
     deadManSeconds?: number;
+    /** The `<layer>` of its demesne:approvals key when not the step class (a restore: `restore-<service>`). */
+    approvalLayer?: string;
     /** Type tokens of the components above the Actuator, outermost first. */
     parentTypes: string[];
 }
@@ -57,7 +59,7 @@ export function confirmStepName(stepNameOrUrn: string): string {
 export function stepIdentity(step: StepSpec, ctx: Pick<ProgramContext, "stack" | "project">): StepIdentity {
     const urn = resourceUrn(ctx.stack, ctx.project, [...step.parentTypes, TYPES.Actuator, PROVIDER_TYPES.remoteCommand], step.name);
     const contentHash = stepContentHash(layerScript(step.script).sha256, step.params);
-    const key = approvalKey(step.host, step.stepClass === "service" ? step.name : step.stepClass);
+    const key = approvalKey(step.host, step.approvalLayer ?? (step.stepClass === "service" ? step.name : step.stepClass));
     return {
         urn,
         contentHash,

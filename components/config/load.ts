@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isLoopback } from "../model/ports";
 import { providerKeyShapeOf } from "../model/secrets";
+import { backupProblems } from "./backup-checks";
 import { BUILTIN_SECRET_ENV, userEnvProblems } from "../model/service-env";
 import { plainCredentialProblems, strayNamespaceKeys, strictProblems, unknownKeyProblems } from "./strict";
 import {
@@ -221,9 +222,10 @@ function crossCheck(cfg: PlainConfig, secrets: Partial<Record<SecretKey, unknown
     if (cfg.coolify?.enabled && !("coolifyRootPassword" in named)) {
         p("secrets", ["coolifyRootPassword"], "required while Coolify is enabled (its pre-created admin)");
     }
+    backupProblems(cfg, named, hosts, p);
     for (const key of Object.keys(cfg.approvals)) {
         const [host] = key.split("/");
-        if (!/^[a-z][a-z0-9-]*\/[a-z-]+$/.test(key) || !hosts.has(host ?? "")) {
+        if (!/^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*$/.test(key) || !hosts.has(host ?? "")) {
             p("approvals", [key], "expected `<host>/<layer>` naming a declared host");
         }
     }

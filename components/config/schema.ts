@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { MODE_NAMES } from "../model/tiers";
 import { isPrivateOrLoopbackIp, parseCidr } from "../model/ranges";
+import { DATA_DISK_DEFAULT_SECRET } from "../model/backup";
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const SLUG = /^[a-z][a-z0-9-]{0,30}$/;
@@ -61,6 +62,16 @@ export const hostSchema = z.object({
     deadManSeconds: z.number().int().min(30).max(1800).default(120),
     /** A GPU host gets the dormant nvidia and worker layers when demesne:gpuTier is on. */
     gpu: z.boolean().default(false),
+    /**
+     * A separate, empty data disk for Docker's data, encrypted with LUKS by the data-disk layer. The key is the
+     * entry of demesne:secrets `keySecret` names, held off-host: after a reboot the layer must run to unlock it.
+     */
+    dataDisk: z.object({
+        device: z.string().regex(/^\/dev\/(disk\/by-id\/[A-Za-z0-9._:-]+|[a-z]+[a-z0-9]*)$/, {
+            message: "expected a block device such as /dev/sdb or /dev/disk/by-id/…",
+        }),
+        keySecret: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/).default(DATA_DISK_DEFAULT_SECRET),
+    }).strict().optional(),
 }).strict();
 
 export const secretRef = z.string().regex(/^(secret|providerKey):[A-Za-z][A-Za-z0-9_-]*$/, {
@@ -132,6 +143,42 @@ export const serviceSchema = z.discriminatedUnion("kind", [
     }).strict(),
 ]);
 
+const BACKUP_PATH = /^\/[A-Za-z0-9._/-]*$/;
+
+/** Where restic keeps each host's repository (`<path>/<host>`): an SFTP account, or an S3-compatible bucket. */
+export const backupSchema = z.object({
+    target: z.discriminatedUnion("kind", [
+        z.object({
+            kind: z.literal("sftp"),
+            host: address,
+            port: port.default(22),
+            user: unixUser,
+            path: z.string().regex(BACKUP_PATH, { message: "expected an absolute path on the target (a-z, 0-9, . _ / -)" }),
+            /** The target's host key, pinned: no trust on first use, as for the hosts. */
+            hostKey: z.string().regex(HOST_KEY, { message: "expected the target's public host key as `ssh-ed25519 AAAA…`" }),
+        }).strict(),
+        z.object({
+            kind: z.literal("s3"),
+            /** https://s3.<region>.io.cloud.ovh.net, say (http:// only at a loopback or private IP address). */
+            endpoint: controlUrl,
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "expected an S3 bucket name" }),
+            path: z.string().regex(BACKUP_PATH, { message: "expected a key prefix such as /demesne" }).default("/demesne"),
+            accessKeyId: z.string().regex(/^[A-Za-z0-9]{8,128}$/, { message: "expected the access key id (letters and digits)" }),
+        }).strict(),
+    ]),
+    /** Back up tailscale's node state too (restoring it keeps the node's identity on a replacement host). */
+    tailscaleState: z.boolean().default(false),
+}).strict();
+
+/** One pending restore: a service's data (or `etc`, `coolify`, `tailscale`) from a named snapshot. */
+export const restoreSchema = z.object({
+    host: slug,
+    service: slug,
+    snapshot: z.string().regex(/^[0-9a-f]{8,64}$/, { message: "expected a restic snapshot id (8 to 64 hex digits)" }),
+    /** The host the snapshot was taken on, when restoring onto a replacement (default: the same host). */
+    fromHost: slug.optional(),
+}).strict();
+
 export const configSchema = z.object({
     mode: z.enum(MODE_NAMES as [string, ...string[]]).default("operate"),
     killSwitch: z.boolean().default(false),
@@ -173,6 +220,10 @@ export const configSchema = z.object({
         servePort: port.default(8443),
     }).strict().optional(),
     services: z.array(serviceSchema).default([]),
+    /** Encrypted, scheduled backups with restic (components/model/backup.ts); unset: none. */
+    backup: backupSchema.optional(),
+    /** Pending restores (`demesne restore` adds one): each is a T3 step that overwrites one service's data. */
+    restores: z.array(restoreSchema).default([]),
     approvals: z.record(z.string(), z.string()).default({}),
 }).strict();
 

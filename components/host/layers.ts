@@ -3,7 +3,7 @@
 import { StepSpec } from "../actuator/steps";
 import { secretParamsOf } from "../model/layer-params";
 import { ResolvedHost, StackConfig } from "../config/load";
-import { LAYER_SCRIPT_NAMES, computeScriptCatalogue, runnerScript } from "./scripts";
+import { LAYER_SCRIPT_NAMES, backupRunScript, computeScriptCatalogue, runnerScript } from "./scripts";
 import { renderSshDropin, sshdExpectations } from "../render/sshd";
 import { renderRevokedKeys } from "../render/revoked-keys";
 import { renderSshThrottleBlock } from "../render/ssh-throttle";
@@ -19,12 +19,18 @@ import {
 } from "../render/hardening";
 import { renderAuditdSettings, renderAuditRules } from "../render/audit";
 import { TYPES } from "../model/types";
+import { DATA_DISK } from "../model/backup";
+import { backupSources } from "../model/backup-sources";
+import {
+    renderBackupConf, renderBackupKnownHosts, renderBackupSshConfig, renderBackupUnits, renderSources, repositoryOf,
+} from "../render/backup";
 import { OBSERVER_USER, renderObserveScript, renderObserverAuthorizedKey, renderObserverSudoers } from "../model/observer";
 
 export const BASELINE_PACKAGES = [
     "ca-certificates", "curl", "iproute2", "jq", "openssh-server", "sudo", "ufw", "unattended-upgrades",
 ];
 export const DOCKER_PACKAGES = ["docker.io", "docker-compose-v2"];
+export const BACKUP_PACKAGES = ["restic", "openssh-client"];
 export const NVIDIA_PACKAGES = ["nvidia-driver-550-server", "nvidia-utils-550-server"];
 
 const AUTO_UPGRADES = 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n';
@@ -118,11 +124,21 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             AUDITD_SETTINGS: renderAuditdSettings({ logFiles: cfg.hardening.auditLogFiles }),
             IMMUTABLE: cfg.hardening.auditImmutable ? "yes" : "no",
         }),
+    ];
+    if (host.dataDisk) {
+        steps.push(step("data-disk", {
+            DEVICE: host.dataDisk.device,
+            MAPPER: DATA_DISK.mapper,
+            MOUNTPOINT: DATA_DISK.mountpoint,
+            BINDS: `${DATA_DISK.binds.join("\n")}\n`,
+        }, { secretParams: [...secretParamsOf("data-disk")] }));
+    }
+    steps.push(
         step("docker", {
             PACKAGES: DOCKER_PACKAGES.join(" "),
             DAEMON_JSON: `${JSON.stringify(DOCKER_DAEMON, null, 2)}\n`,
         }),
-    ];
+    );
     if (cfg.coolify?.enabled && cfg.coolify.host === host.name) {
         steps.push(step("coolify", {
             INSTALLER_URL: cfg.coolify.installerUrl,
@@ -131,9 +147,46 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
             SERVE_PORT: String(cfg.coolify.servePort),
         }, { secretParams: [...secretParamsOf("coolify")] }));
     }
+    if (cfg.backup) {
+        const units = renderBackupUnits();
+        steps.push(step("backup", {
+            PACKAGES: BACKUP_PACKAGES.join(" "),
+            CONF: renderBackupConf(cfg.backup.target, host.name),
+            SOURCES: renderSources(backupSources(cfg, host.name)),
+            SSH_CONFIG: renderBackupSshConfig(cfg.backup.target),
+            KNOWN_HOSTS: renderBackupKnownHosts(cfg.backup.target),
+            RUN_SCRIPT: backupRunScript().text,
+            UNITS: Object.entries(units).map(([file, text]) => `${file}\n${Buffer.from(text).toString("base64")}`).join("\n") + "\n",
+        }, { secretParams: [...secretParamsOf("backup")] }));
+    }
     if (cfg.gpuTier && host.gpu) {
         steps.push(step("nvidia", { PACKAGES: NVIDIA_PACKAGES.join(" ") }));
         steps.push(step("worker", { WORKER_USER: "inference", MODEL_DIR: "/srv/models" }));
     }
     return steps;
+}
+
+/**
+ * The host's pending restores (demesne:restores), each a T3 step of its own: `<host>-restore-<source>`, approved
+ * under `<host>/restore-<source>`. They run after the services (program.ts), from the snapshot's own host's
+ * repository, with the credentials the backup layer installed.
+ */
+export function restoreSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[] {
+    if (!cfg.backup) return [];
+    const sources = backupSources(cfg, host.name);
+    return cfg.restores.filter((r) => r.host === host.name).map((r) => {
+        const source = sources.find((s) => s.name === r.service);
+        // The config check refused a restore naming no source; a caller that skipped it still never restores blind.
+        if (!source) throw new Error(`demesne:restores: ${host.name} has no backed-up source "${r.service}"`);
+        return {
+            host: host.name, hostType: host.hostType, name: `${host.name}-restore-${r.service}`, stepClass: "restore", script: "restore",
+            runAs: "deploy", secretParams: [], parentTypes: [TYPES.Host], approvalLayer: `restore-${r.service}`,
+            params: {
+                SOURCE: `${renderSources([source])}`,
+                SNAPSHOT: r.snapshot,
+                SOURCE_HOST: r.fromHost ?? host.name,
+                REPOSITORY: repositoryOf(cfg.backup!.target, r.fromHost ?? host.name),
+            },
+        } satisfies StepSpec;
+    });
 }

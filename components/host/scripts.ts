@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { sha256Hex } from "../model/hash";
 
 export const LAYER_SCRIPT_NAMES = [
-    "baseline", "ssh", "tailscale", "firewall", "hardening", "audit", "docker", "coolify", "nvidia", "worker", "service", "confirm",
+    "baseline", "ssh", "tailscale", "firewall", "hardening", "audit", "data-disk", "docker", "coolify",
+    "backup", "restore", "nvidia", "worker", "service", "confirm",
 ] as const;
 
 export type LayerScriptName = (typeof LAYER_SCRIPT_NAMES)[number];
@@ -41,6 +42,12 @@ export function layerScript(name: LayerScriptName): LayerScript {
 /** The root-owned runner the deploy user may run with sudo (installed by the baseline layer). */
 export function runnerScript(): { text: string; sha256: string } {
     const text = readScript("runner.sh");
+    return { text, sha256: sha256Hex(text) };
+}
+
+/** The backup runner the backup layer installs (its timers run it; the restore layer reads its config). */
+export function backupRunScript(): { text: string; sha256: string } {
+    const text = readScript("backup-run.sh");
     return { text, sha256: sha256Hex(text) };
 }
 

@@ -5,6 +5,8 @@ export const LAYER_SECRET_PARAMS: Readonly<Record<string, readonly string[]>> = 
     tailscale: ["AUTH_KEY"],
     coolify: ["ROOT_ENV"],
     service: ["ENV_FILE"],
+    backup: ["REPOSITORY_PASSWORD", "TARGET_CREDENTIAL"],
+    "data-disk": ["KEY"],
 };
 
 export function secretParamsOf(layer: string): readonly string[] {

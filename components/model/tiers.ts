@@ -52,6 +52,10 @@ export const STEP_CLASSES = {
         description: "auditd and its rules: the host's record of privileged actions",
         create: "T2", update: "T2", replace: "T2", delete: "T3", lockOutCapable: false,
     },
+    "data-disk": {
+        description: "LUKS encryption of a separate data disk for Docker's data (formats a blank disk; a wrong key shuts Docker's data away)",
+        create: "T3", update: "T3", replace: "T3", delete: "T3", lockOutCapable: false,
+    },
     docker: {
         description: "Docker engine on the iptables backend",
         create: "T2", update: "T2", replace: "T2", delete: "T3", lockOutCapable: false,
@@ -59,6 +63,15 @@ export const STEP_CLASSES = {
     coolify: {
         description: "Coolify with its ports re-bound to loopback",
         create: "T2", update: "T2", replace: "T2", delete: "T3", lockOutCapable: false,
+    },
+    backup: {
+        description: "restic backups on a schedule to the operator's target, with retention and a weekly full check",
+        create: "T2", update: "T2", replace: "T2", delete: "T3", lockOutCapable: false,
+    },
+    // Removing a finished restore request from config runs nothing on the host, so its delete is T1.
+    restore: {
+        description: "overwrite one service's data with a named snapshot (destroys what is there now)",
+        create: "T3", update: "T3", replace: "T3", delete: "T1", lockOutCapable: false,
     },
     nvidia: {
         description: "NVIDIA driver and container toolkit (GPU tier only)",

@@ -17,9 +17,9 @@
 # directory renamed into place complete, so the path printed is never half-built.
 set -euo pipefail
 
-PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep,ca-certificates,curl,jq,unattended-upgrades,auditd,lynis
+PACKAGES=openssh-server,sudo,ufw,iptables,iproute2,procps,kmod,findutils,grep,ca-certificates,curl,jq,unattended-upgrades,auditd,lynis,restic,cryptsetup-bin
 SUITE=bookworm
-CONTROLPLANE_PACKAGES=docker.io,docker-cli,docker-compose,containerd,docker-registry,busybox-static,ssh-audit
+CONTROLPLANE_PACKAGES=docker.io,docker-cli,docker-compose,containerd,docker-registry,busybox-static,ssh-audit,postgresql
 case ${1:-host} in
   host) ;;
   controlplane) SUITE=trixie PACKAGES=$PACKAGES,$CONTROLPLANE_PACKAGES ;;
