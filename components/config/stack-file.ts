@@ -5,6 +5,10 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { BUILTIN_SECRETS, type ConfigSource, loadConfig, type StackConfig } from "./load";
 import { strayNamespaceKeys } from "./strict";
+import { BACKUP_SECRETS, DATA_DISK_DEFAULT_SECRET } from "../model/backup";
+
+/** A private key's stand-in: the shape the validator expects, and nothing of any key. */
+const PRIVATE_KEY_STANDIN = "-----BEGIN OPENSSH PRIVATE KEY-----\n(not read)\n-----END OPENSSH PRIVATE KEY-----\n";
 
 export function stackFilePath(stack: string, dir = process.cwd()): string {
     return path.join(dir, `Pulumi.${stack}.yaml`);
@@ -32,12 +36,16 @@ export function stackFileSource(file: string): ConfigSource {
     const plain = Object.fromEntries(Object.entries(doc?.config ?? {})
         .filter(([k]) => k.startsWith("demesne:")).map(([k, v]) => [k.slice(8), v]));
     const services = (plain.services ?? []) as { kind: keyof typeof BUILTIN_SECRETS; models?: { providerKey: string }[]; secretEnv?: Record<string, string> }[];
+    const hosts = (plain.hosts ?? []) as { dataDisk?: { keySecret?: string } }[];
     const named = new Set([...services.flatMap((s) => BUILTIN_SECRETS[s.kind] ?? []), "coolifyRootPassword",
+        ...(plain.backup ? Object.values(BACKUP_SECRETS) : []),
+        ...hosts.filter((h) => h.dataDisk).map((h) => h.dataDisk?.keySecret ?? DATA_DISK_DEFAULT_SECRET),
         ...services.flatMap((s) => Object.values(s.secretEnv ?? {}).filter((r) => r.startsWith("secret:")).map((r) => r.slice(7)))]);
     // Distinct stand-ins: checks that compare secret values (a provider key reused elsewhere) see no false match.
-    const stand = (names: Iterable<string>) => JSON.stringify(Object.fromEntries([...names].map((n) => [n, `(not read: ${n})`])));
+    const stand = (names: Iterable<string>) => JSON.stringify(Object.fromEntries([...names].map((n) => [n,
+        n === BACKUP_SECRETS.credential ? PRIVATE_KEY_STANDIN : `(not read: ${n})`])));
     const secrets: Record<string, string> = {
-        sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\n(not read)\n-----END OPENSSH PRIVATE KEY-----\n",
+        sshPrivateKey: PRIVATE_KEY_STANDIN,
         providerKeys: stand(services.flatMap((s) => (s.models ?? []).map((m) => m.providerKey))),
         secrets: stand(named),
     };

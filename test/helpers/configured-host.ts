@@ -22,7 +22,7 @@ export function keyPair(dir: string, name: string): { key: string; pub: string }
 /** Pulumi.<stack>.yaml in dir: the hosts given, SSH from the test network only, the observer's key. */
 export function writeStackFile(
   dir: string, stack: string, hosts: object[],
-  opts: { observerPub: string; adminRange: string; services?: object[]; revokedSshKeys?: string[] },
+  opts: { observerPub: string; adminRange: string; services?: object[]; revokedSshKeys?: string[]; extra?: Record<string, unknown> },
 ): string {
   const deploy = keyPair(dir, `deploy-${stack}`);
   const config = {
@@ -35,6 +35,7 @@ export function writeStackFile(
     "demesne:tailnet": { admins: ["ops@example.com"], aptKeySha256: "0".repeat(64) },
     ...(opts.services ? { "demesne:services": opts.services } : {}),
     ...(opts.revokedSshKeys ? { "demesne:revokedSshKeys": opts.revokedSshKeys } : {}),
+    ...opts.extra,
   };
   const file = path.join(dir, `Pulumi.${stack}.yaml`);
   writeFileSync(file, stringify({ config }));
