@@ -16,6 +16,7 @@ import { asOf, changes, historyAt } from "../state-model/queries";
 import { parseArgs, str, time, type Parsed } from "./args";
 import { bless, drift, observe } from "./drift-commands";
 import { apply, approve, plan } from "./apply-commands";
+import { backupStatus, restore } from "./backup-commands";
 import { mcp, MCP_BOOLEANS, MCP_VALUED } from "./mcp-command";
 import { EXIT, Refused, UsageError } from "./exit";
 import { esc, escLines, safeJson, shown } from "./escape";
@@ -35,6 +36,8 @@ const USAGE = `usage: demesne <command> [options] [--json]
   plan             [--stack S] [--layer HOST/LAYER,… [--replace]] [--target URN,…] [--plan-file FILE]   (the preview with the policy pack, saved and classified)
   approve <plan-sha256> --actor NAME [--stack S] [--token T3-…] [--sign-key KEY]
   apply <plan-sha256> [--stack S] [--allowed-signers FILE]
+  backup status    [--stack S]   (each host's last backup, its age and last check, as last observed; exit 1 if critical)
+  restore --host H --service S --snapshot ID [--from-host F] [--stack S]   (adds a request to demesne:restores; plan, approve and apply it)
   mcp              [--profile read|act] [--transport stdio|http [--token-file FILE] [--listen ADDR] [--port N] [--allow-non-loopback] [--allowed-origin O,…]]
   audit verify [--anchor FILE]
   audit anchor            (prints the chain head; keep it outside the store)
@@ -235,6 +238,18 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
   plan: { valued: ["stack", "target", "layer", "plan-file", "actor"], booleans: ["replace"], run: (p, out) => withStore((store) => plan(p, out, store, actorOf(p))) },
   approve: { valued: ["stack", "token", "sign-key", "actor"], run: (p, out) => withStore((store) => approve(p, out, store)) },
   apply: { valued: ["stack", "allowed-signers", "actor"], run: (p, out) => withStore((store) => apply(p, out, store, actorOf(p))) },
+  backup: { valued: ["stack"], run: (p, out) => withStore((store) => backupStatus(p, out, store)) },
+  restore: {
+    valued: ["host", "service", "snapshot", "from-host", "stack", "actor"],
+    run: (p, out) => {
+      // Checked and written before the store is opened: the audit entry records a request that was made.
+      const r = restore(p, out);
+      return withStore(async (store) => {
+        await auditAppend(store, { actor: actorOf(p), action: "restore request", params: { stack: r.stack, ...r.request }, output: out.text() });
+        return r.code;
+      });
+    },
+  },
   mcp: { valued: MCP_VALUED, booleans: MCP_BOOLEANS, run: mcp },
   audit: {
     valued: ["anchor"],

@@ -1,8 +1,9 @@
 // The observer: a separate SSH identity that can only read. Its key is forced onto one script that
 // knows a fixed catalogue of probes (the client names a probe, never a command), and sudo lets it run
 // exactly the probe commands that need root, with exactly these arguments. Dependency-free but for the
-// hardening table (its sysctl keys are the sysctl probe's arguments): the observer layer, the test host and
-// `demesne observe` read this one catalogue.
+// hardening table (its sysctl keys are the sysctl probe's arguments) and the backup table (the status file's
+// path): the observer layer, the test host and `demesne observe` read this one catalogue.
+import { BACKUP_PATHS } from "./backup";
 import { SYSCTLS } from "./hardening";
 
 export const OBSERVER_USER = "demesne-observer";
@@ -66,6 +67,9 @@ export const PROBES: readonly Probe[] = [
         id: "suid", what: "setuid and setgid programs",
         argv: ["/usr/bin/find", "/bin", "/sbin", "/usr", "-xdev", "-type", "f", "-perm", "/6000", "-printf", "%m:%u:%g:%p\\n"], sudo: true,
     },
+    // Root: the backup runner's status file is root's. cat exits 1 when there is none (no backup layer, or it
+    // never ran): the parser reads that as "unavailable", and drift decides whether the host should have one.
+    { id: "backup", what: "the backup runner's last run, success and check", argv: ["/usr/bin/cat", BACKUP_PATHS.status], sudo: true, optional: true },
 ];
 
 export const PROBE_IDS: readonly string[] = PROBES.map((p) => p.id);

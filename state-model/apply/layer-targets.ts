@@ -2,8 +2,9 @@
 // targeted update needs every resource it creates to have its parent in scope, so a layer brings its Host (or
 // Service), its Actuator and its command and confirm steps. Layers are applied in order: each depends on the
 // one before, and the engine refuses a layer whose predecessor was never applied, naming it. The keys are
-// those of demesne:approvals: `<host>/<layer>` or `<host>/<service>`. A command step has no Read, so running a
-// layer's script again (to converge drift) is a replace of its command and confirm steps.
+// those of demesne:approvals: `<host>/<layer>`, `<host>/<service>` or a pending restore's `<host>/restore-<source>`.
+// A command step has no Read, so running a layer's script again (to converge drift) is a replace of its command
+// and confirm steps.
 import { confirmStepName, stepIdentity, type StepSpec } from "../../components/actuator/steps";
 import type { StackConfig } from "../../components/config/load";
 import { resourceUrn } from "../../components/model/approvals";
@@ -43,10 +44,15 @@ export function layerTargets(cfg: StackConfig, stack: string, keys: string[]): L
       continue;
     }
     if (!steps) throw new LayerError(`--layer ${key}: ${host} is not a host of stack ${stack} reached over SSH`);
+    // A pending restore is `<host>/restore-<source>`, its approval key (one restore step per source).
+    const restore = plan.restores.get(host)?.find((s) => s.name === `${host}-${layer}`);
     const i = steps.findIndex((s) => s.stepClass === layer);
-    if (i < 0) throw new LayerError(`--layer ${key}: ${host} has no layer or service ${layer} (layers: ${steps.map((s) => s.stepClass).join(", ")})`);
+    if (!restore && i < 0) {
+      const restores = (plan.restores.get(host) ?? []).map((s) => s.name.slice(host.length + 1));
+      throw new LayerError(`--layer ${key}: ${host} has no layer or service ${layer} (layers: ${[...steps.map((s) => s.stepClass), ...restores].join(", ")})`);
+    }
     urns.add(resourceUrn(stack, "demesne", [TYPES.Host], host));
-    addStep(steps[i]!);
+    addStep(restore ?? steps[i]!);
   }
   return { targets: [...urns], steps: [...steps] };
 }

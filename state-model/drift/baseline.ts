@@ -14,9 +14,12 @@ export const OBSERVATION_ATTRIBUTES = new Set(["reachable", "reachable.error", "
 export const baselineSubject = (name: string, host: string) => `baseline:${name}:${host}`;
 const BASELINE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-/** Facts of a host as last observed (the probes' vocabulary only). */
+/** Facts that change on their own schedule (a nightly backup): judged by their own rule, never blessed. */
+export const VOLATILE_ATTRIBUTES = new Set(["backup"]);
+
+/** Facts of a host as last observed (the probes' vocabulary only, less the volatile ones). */
 export async function observedFacts(db: Queryable, host: string, at?: Date) {
-  return (await asOf(db, { subject: hostSubject(host), validAt: at })).filter((f) => !OBSERVATION_ATTRIBUTES.has(f.attribute));
+  return (await asOf(db, { subject: hostSubject(host), validAt: at })).filter((f) => !OBSERVATION_ATTRIBUTES.has(f.attribute) && !VOLATILE_ATTRIBUTES.has(f.attribute));
 }
 
 export interface BlessResult {

@@ -8,7 +8,7 @@ import { sha256Hex } from "../../components/model/hash";
 import { sshdExpectations } from "../../components/render/sshd";
 import { renderSudoers, SUDOERS_PATH } from "../../components/render/sudoers";
 import { renderObserverSudoers, OBSERVER_SUDOERS_PATH, OBSERVER_USER } from "../../components/model/observer";
-import { allowUsers, BASELINE_PACKAGES } from "../../components/host/layers";
+import { allowUsers, BASELINE_PACKAGES, hostLayerSteps } from "../../components/host/layers";
 import type { StackConfig } from "../../components/config/load";
 import { stepIdentity } from "../../components/actuator/steps";
 import { planProgram } from "../../components/program";
@@ -33,6 +33,8 @@ export interface HostDesired {
   complete: string[];
   /** The hardening and audit layers' tables the host is held to (hardening.ts); a baseline has none. */
   rules?: HardeningRules;
+  /** The host has the backup layer: its backups are held to components/model/backup.ts's limits (backup.ts). */
+  backup?: boolean;
 }
 
 export interface DesiredState {
@@ -78,7 +80,8 @@ export function desiredFromConfig(cfg: StackConfig, stack: string): DesiredState
     expected.push({ attribute: "user", key: cfg.deployUser });
     expected.push({ attribute: "user", key: OBSERVER_USER });
     for (const p of BASELINE_PACKAGES) expected.push({ attribute: "package", key: p });
-    hosts.set(host.name, { expected, complete: ["ufw.rule"], rules: { hardening: true, audit: { immutable: cfg.hardening.auditImmutable } } });
+    const backup = hostLayerSteps(cfg, host).some((s) => s.stepClass === "backup");
+    hosts.set(host.name, { expected, complete: ["ufw.rule"], rules: { hardening: true, audit: { immutable: cfg.hardening.auditImmutable } }, backup });
   }
   return { source: `desired:${stack}`, hosts };
 }
@@ -117,6 +120,7 @@ async function desiredFromContent(
     want.expected = want.expected.filter((e) => keep.has(layerOf(e.attribute)));
     want.complete = want.complete.filter((a) => keep.has(layerOf(a)));
     want.rules = { hardening: keep.has("hardening") ? want.rules?.hardening : undefined, audit: keep.has("audit") ? want.rules?.audit : undefined };
+    want.backup = keep.has("backup") && want.backup;
   }
   return { source, hosts: desired.hosts, notes };
 }

@@ -15,6 +15,7 @@ import type { DesiredState, Expected } from "./desired";
 import { SUDOERS_PATH } from "../../components/render/sudoers";
 import { OBSERVER_SUDOERS_PATH } from "../../components/model/observer";
 import { containerViolation, type ContainerFactValue, type Violation } from "./containers";
+import { backupFindings } from "./backup";
 import { hardeningFindings, sysctlSeverity } from "./hardening";
 import { SUID_REMOVED } from "../../components/model/hardening";
 import { isIgnored, type IgnoreRule } from "./ignore";
@@ -187,19 +188,19 @@ export async function hostState(db: Queryable, host: string): Promise<HostState>
 
 const show = (attribute: string, v: unknown) => (v === undefined ? null : redactSecrets(v, attribute));
 
-/** Compares hosts with a desired state. Pure: the caller records and prints. */
-export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: IgnoreRule[], ctx: ConvergeContext): DriftReport {
+/** Compares hosts with a desired state at `now` (the backup rule's ages). Pure: the caller records and prints. */
+export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: IgnoreRule[], ctx: ConvergeContext, now = Date.now()): DriftReport {
   const findings: Finding[] = [];
   const notes = [...(desired.notes ?? [])];
   let ignored = 0;
-  const add = (f: Omit<Finding, "subject" | "path" | "source" | "layer" | "tier" | "converge" | "severity"> & { severity?: Severity; invariant?: boolean; layer?: StepClassName | null }) => {
+  const add = (f: Omit<Finding, "subject" | "path" | "source" | "layer" | "tier" | "converge" | "severity"> & { severity?: Severity; invariant?: boolean; layer?: StepClassName | null; converge?: string }) => {
     // An invariant violation is never ignorable: an ignore rule accepts drift, not a broken invariant.
     if (!f.invariant && isIgnored(ignore, f.host, f.attribute, f.key)) {
       ignored += 1;
       return;
     }
     const owner = OWNERS[f.attribute];
-    const { invariant, layer, ...rest } = f;
+    const { invariant, layer, converge, ...rest } = f;
     findings.push({
       ...rest,
       subject: hostSubject(f.host),
@@ -208,7 +209,8 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
       severity: f.severity ?? (f.attribute === "sysctl" ? sysctlSeverity(f.key) : owner?.severity) ?? "low",
       desired: show(f.attribute, f.desired),
       observed: show(f.attribute, f.observed),
-      ...convergeFor(f.host, f.attribute, f.key, f.change, ctx, invariant ?? false, layer),
+      // A rule that knows the remedy (the backup rule: a command on the host) names it itself.
+      ...(converge ? { layer: layer ?? null, tier: null, converge } : convergeFor(f.host, f.attribute, f.key, f.change, ctx, invariant ?? false, layer)),
     });
   };
   for (const h of hosts) {
@@ -259,6 +261,9 @@ export function computeDrift(desired: DesiredState, hosts: HostState[], ignore: 
       notes.push(...r.notes);
       // Drift from a layer's table, not a broken invariant: an ignore rule may accept it (a kernel that needs rp_filter=2).
       for (const f of r.findings) add({ host: h.host, ...f });
+    }
+    if (want?.backup) {
+      for (const f of backupFindings({ host: h.host, facts: h.facts, probes: h.probes ?? {} }, now)) add({ host: h.host, ...f });
     }
   }
   findings.sort((a, b) => SEVERITY_ORDER.indexOf(b.severity) - SEVERITY_ORDER.indexOf(a.severity) || a.host.localeCompare(b.host) || a.attribute.localeCompare(b.attribute) || a.key.localeCompare(b.key));

@@ -29,6 +29,8 @@ export const OWNERS: Record<string, { layer: StepClassName | null; severity: Sev
   audit: { layer: "audit", severity: "critical" },
   "audit.rule": { layer: "audit", severity: "high" },
   "audit.rules": { layer: "audit", severity: "high" },
+  // The backup rule (backup.ts) names its own remedy: a backup run on the host, not a layer run.
+  backup: { layer: null, severity: "critical" },
   reachable: { layer: null, severity: "high" },
   probe: { layer: null, severity: "medium" },
 };

@@ -3,6 +3,7 @@
 import { sha256Hex } from "../../components/model/hash";
 import { PROBE_UNAVAILABLE } from "../../components/model/observer";
 import { unrestrictedSudoIn } from "../../components/model/sudo";
+import { BACKUP_ATTRIBUTE, BACKUP_NO_STATUS, parseBackupStatus } from "./parse-backup";
 
 export interface ObservedFact {
   attribute: string;
@@ -41,6 +42,7 @@ export const PROBE_ATTRIBUTES: Record<string, readonly string[]> = {
   audit: ["audit"],
   "audit-rules": ["audit.rule"],
   suid: ["suid"],
+  backup: [BACKUP_ATTRIBUTE],
 };
 
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "");
@@ -274,11 +276,11 @@ function suid(out: string): ObservedFact[] {
 
 const PARSERS: Record<string, (out: string) => ObservedFact[]> = {
   sshd, packages, ufw, iptables, listeners, sudoers, users, groups, units, mounts, blockdevices, containers, images, tailscale,
-  sysctl, audit, "audit-rules": auditRules, suid,
+  sysctl, audit, "audit-rules": auditRules, suid, backup: parseBackupStatus,
 };
 
-/** Installed but not running (no systemd in a container, no docker daemon): the probe has nothing to say. */
-const PROBE_OPTIONAL_FAILURE = new Set(["units", "containers", "images", "tailscale", "audit", "audit-rules"]);
+/** Installed but not running (no systemd in a container, no docker daemon), or no backup status file: nothing to say. */
+const PROBE_OPTIONAL_FAILURE = new Set(["units", "containers", "images", "tailscale", "audit", "audit-rules", "backup"]);
 
 /**
  * What an optional probe's failure means. auditctl fails only when the kernel will not talk audit to it: in a
@@ -286,7 +288,7 @@ const PROBE_OPTIONAL_FAILURE = new Set(["units", "containers", "images", "tailsc
  * without audit. auditd not running is no failure: `-s` then says `pid 0`.
  */
 export const AUDIT_REFUSED = "the kernel refuses audit control here";
-const FAILURE_MEANS: Record<string, string> = { audit: AUDIT_REFUSED, "audit-rules": AUDIT_REFUSED };
+const FAILURE_MEANS: Record<string, string> = { audit: AUDIT_REFUSED, "audit-rules": AUDIT_REFUSED, backup: BACKUP_NO_STATUS };
 
 /** One probe's exit code and output into its result; a parse failure is the probe's failure, not a crash. */
 export function parseProbe(probe: string, exitCode: number, stdout: string): ProbeResult {
