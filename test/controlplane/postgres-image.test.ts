@@ -110,6 +110,11 @@ describe("as the gateway's db, deployed by the service layer", { timeout: 300_00
             .toBe("gateway_gateway-db /var/lib/postgresql/data\n");
     });
 
+    it("the gateway is ready: it reached its database over TCP with SCRAM and the env file's password", async () => {
+        const r = await must(host, "curl -sS --max-time 20 http://127.0.0.1:4000/health/readiness");
+        expect(JSON.parse(r), r).toMatchObject({ db: "connected" });
+    });
+
     it("over TCP it lets in the env file's password only: a wrong one and none are refused", async () => {
         const ok = await psqlOverTcp(VALUES.secrets.gatewayDbPassword, "select current_user");
         expect(ok.stdout + ok.stderr).toBe("litellm\n");

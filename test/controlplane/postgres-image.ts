@@ -4,7 +4,8 @@
 // named by the registry's digest, so it can be a gateway's `postgresImage`. Also the psql helpers the tests
 // and the restore drill use on a running container of it (or of the official image: both have sh and psql).
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import * as path from "node:path";
 import { shellQuote, type TestHost } from "../helpers/test-host";
 import { must, type ControlPlaneHost } from "./host";
@@ -18,7 +19,7 @@ const IN_HOST = "/root/demesne-postgres-image";
 /** What buildPostgresImage made: the reference, and where its time went (for the report). */
 export interface PostgresImage {
     ref: string;
-    /** Seconds assembling and importing, pushing; 0 and 0 when the host's registry already had it. */
+    /** Seconds listing (ldd, unless cached) and importing, pushing; 0 and 0 when the host's registry had it. */
     seconds: { build: number; push: number };
     /** The assembled tree's size in KiB (0 when reused). */
     kib: number;
@@ -27,7 +28,8 @@ export interface PostgresImage {
 /**
  * Builds the image inside the host and pushes it to the host's loopback registry (startRegistry first); returns
  * `127.0.0.1:5000/demesne-test/postgres-debian@sha256:…`. The tag is a hash of the two scripts and the host's
- * rootfs, so a second call on the same host (same test run) finds it in the host's registry and builds nothing.
+ * rootfs, so a second call on the same host (same test run) finds it in the host's registry and builds nothing;
+ * the file list is cached on this machine (fileList), so another host builds in seconds.
  */
 export async function buildPostgresImage(host: ControlPlaneHost): Promise<string> {
     return (await buildPostgresImageTimed(host)).ref;
@@ -36,18 +38,36 @@ export async function buildPostgresImage(host: ControlPlaneHost): Promise<string
 export async function buildPostgresImageTimed(host: ControlPlaneHost): Promise<PostgresImage> {
     const builder = readFileSync(BUILDER, "utf8");
     const entrypoint = readFileSync(ENTRYPOINT, "utf8");
-    const tag = createHash("sha256").update(builder).update("\0").update(entrypoint).update("\0").update(host.rootfs)
-        .digest("hex").slice(0, 16);
-    const cached = await host.exec(`curl -fsS -o /dev/null http://${REGISTRY}/v2/${REPO}/manifests/${tag}`);
-    if (cached.code === 0) return { ref: `${REGISTRY}/${REPO}@${await registryDigest(host, REPO, tag)}`, seconds: { build: 0, push: 0 }, kib: 0 };
+    // A rebuilt rootfs (same directory, newer packages) has a newer .complete: another key.
+    const rootfsBuilt = statSync(path.join(host.rootfs, ".complete")).mtimeMs;
+    const key = createHash("sha256").update([builder, entrypoint, host.rootfs, String(rootfsBuilt)].join("\0")).digest("hex").slice(0, 16);
+    const cached = await host.exec(`curl -fsS -o /dev/null http://${REGISTRY}/v2/${REPO}/manifests/${key}`);
+    if (cached.code === 0) return { ref: `${REGISTRY}/${REPO}@${await registryDigest(host, REPO, key)}`, seconds: { build: 0, push: 0 }, kib: 0 };
     const t0 = Date.now();
     await host.writeFile(`${IN_HOST}/build.sh`, builder, 0o700);
     await host.writeFile(`${IN_HOST}/entrypoint.sh`, entrypoint, 0o755);
-    const local = `demesne-test/postgres-build:${tag}`;
-    const kib = Number((await must(host, `bash ${IN_HOST}/build.sh ${local} ${IN_HOST}/entrypoint.sh`, 600_000)).trim());
+    await host.writeFile(`${IN_HOST}/files`, await fileList(host, key), 0o600);
+    const local = `demesne-test/postgres-build:${key}`;
+    const kib = Number((await must(host, `bash ${IN_HOST}/build.sh import ${local} ${IN_HOST}/entrypoint.sh ${IN_HOST}/files`, 600_000)).trim());
     const t1 = Date.now();
-    const ref = await pushByDigest(host, local, REPO, tag);
+    const ref = await pushByDigest(host, local, REPO, key);
     return { ref, seconds: { build: (t1 - t0) / 1000, push: (Date.now() - t1) / 1000 }, kib };
+}
+
+/**
+ * The files the image takes from the host (`postgres-image.sh files`): ldd over a hundred binaries and modules
+ * takes a minute on a loaded machine, so the list is kept on this machine per key (scripts and rootfs), where
+ * the next host from the same rootfs, in this run or the next, finds it.
+ */
+async function fileList(host: ControlPlaneHost, key: string): Promise<string> {
+    const dir = path.join(process.env.DEMESNE_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache"), "demesne"), "postgres-image");
+    const file = path.join(dir, `files-${key}`);
+    if (existsSync(file)) return readFileSync(file, "utf8");
+    const list = await must(host, `bash ${IN_HOST}/build.sh files`, 600_000);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${file}.${process.pid}.tmp`, list);
+    renameSync(`${file}.${process.pid}.tmp`, file);
+    return list;
 }
 
 /**

@@ -1,8 +1,9 @@
 package main
 
 // The start of PostgreSQL's wire protocol (version 3.0): a startup message naming user and database, and
-// cleartext password authentication. Enough for the gateway to prove it reaches its database with the
-// password both got from the env file; no queries.
+// password authentication, cleartext (the stand-in's) or SCRAM-SHA-256 (a real PostgreSQL's, scram.go).
+// Enough for the gateway to prove it reaches its database with the password both got from the env file; no
+// queries.
 
 import (
 	"encoding/binary"
@@ -60,6 +61,7 @@ func pgConnect(addr, user, password, database string) error {
 	if _, err := c.Write(append(startup, params...)); err != nil {
 		return err
 	}
+	scram := &scramClient{password: password}
 	for {
 		kind, body, err := readMessage(c, true)
 		if err != nil {
@@ -67,8 +69,22 @@ func pgConnect(addr, user, password, database string) error {
 		}
 		switch kind {
 		case 'R':
-			if binary.BigEndian.Uint32(body) == 3 {
-				if _, err := c.Write(message('p', append([]byte(password), 0))); err != nil {
+			var reply []byte
+			switch code, rest := authCode(body); code {
+			case 3: // cleartext, as the stand-in asks
+				reply = message('p', append([]byte(password), 0))
+			case 10: // SASL, as a real PostgreSQL asks (scram-sha-256)
+				reply, err = scram.start(rest)
+			case 11:
+				reply, err = scram.next(string(rest))
+			case 12:
+				err = scram.verify(string(rest))
+			}
+			if err != nil {
+				return err
+			}
+			if reply != nil {
+				if _, err := c.Write(reply); err != nil {
 					return err
 				}
 			}
