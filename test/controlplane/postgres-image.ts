@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import * as path from "node:path";
 import { shellQuote, type TestHost } from "../helpers/test-host";
 import { must, type ControlPlaneHost } from "./host";
-import { pushByDigest, REGISTRY, registryDigest } from "./registry";
+import { pushByDigest, REGISTRY, registryDigest, startRegistry } from "./registry";
 
 const REPO = "demesne-test/postgres-debian";
 const BUILDER = path.join(__dirname, "postgres-image.sh");
@@ -26,7 +26,7 @@ export interface PostgresImage {
 }
 
 /**
- * Builds the image inside the host and pushes it to the host's loopback registry (startRegistry first); returns
+ * Builds the image inside the host and pushes it to the host's loopback registry (started if need be); returns
  * `127.0.0.1:5000/demesne-test/postgres-debian@sha256:…`. The tag is a hash of the two scripts and the host's
  * rootfs, so a second call on the same host (same test run) finds it in the host's registry and builds nothing;
  * the file list is cached on this machine (fileList), so another host builds in seconds.
@@ -41,6 +41,7 @@ export async function buildPostgresImageTimed(host: ControlPlaneHost): Promise<P
     // A rebuilt rootfs (same directory, newer packages) has a newer .complete: another key.
     const rootfsBuilt = statSync(path.join(host.rootfs, ".complete")).mtimeMs;
     const key = createHash("sha256").update([builder, entrypoint, host.rootfs, String(rootfsBuilt)].join("\0")).digest("hex").slice(0, 16);
+    await startRegistry(host);
     const cached = await host.exec(`curl -fsS -o /dev/null http://${REGISTRY}/v2/${REPO}/manifests/${key}`);
     if (cached.code === 0) return { ref: `${REGISTRY}/${REPO}@${await registryDigest(host, REPO, key)}`, seconds: { build: 0, push: 0 }, kib: 0 };
     const t0 = Date.now();
