@@ -16,6 +16,7 @@ import { providerKeyEnvName, renderLitellmConfig } from "../components/render/li
 import { OPEN_WEBUI_ENV } from "../components/service/spec";
 import { POLICIES } from "../policy-pack/policies";
 import { HARDENING_REGIONS } from "./hardening-docs";
+import { BACKUP_REGIONS } from "./backup-docs";
 
 export const ROOT = path.join(__dirname, "..");
 
@@ -31,6 +32,8 @@ export const GENERATED_DOCS: Record<string, readonly string[]> = {
     "policy/article-32-measures.md": ["policy-pack"],
     "docs/architecture.md": ["step-tiers"],
     "docs/hardening.md": Object.keys(HARDENING_REGIONS),
+    "docs/backups.md": Object.keys(BACKUP_REGIONS),
+    "policy/retention-and-erasure.md": ["backup-retention"],
 };
 
 const table = (head: string[], rows: string[][]): string =>
@@ -212,6 +215,7 @@ const RENDERERS: Record<string, () => string> = {
     "gateway-settings": gatewaySettings,
     "chat-ui-settings": chatUiSettings,
     ...HARDENING_REGIONS,
+    ...BACKUP_REGIONS,
 };
 
 /** Every region's text, rendered from the code. */

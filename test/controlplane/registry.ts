@@ -28,6 +28,8 @@ export async function startRegistry(host: TestHost): Promise<void> {
     await host.writeFile("/etc/demesne-test/registry.yml", CONFIG, 0o600);
     await must(host, [
         `curl -fsS http://${REGISTRY}/v2/ > /dev/null 2>&1 && exit 0`,
+        // Under systemd, Debian's own docker-registry service holds the port with its own storage: ours replaces it.
+        "if [ -d /run/systemd/system ]; then systemctl disable --now --quiet docker-registry.service 2> /dev/null || true; fi",
         "setsid -f docker-registry serve /etc/demesne-test/registry.yml > /var/log/demesne-test-registry.log 2>&1 < /dev/null",
         `for i in $(seq 100); do curl -fsS http://${REGISTRY}/v2/ > /dev/null 2>&1 && exit 0; sleep 0.2; done`,
         "echo 'docker-registry did not answer within 20 s:' >&2; cat /var/log/demesne-test-registry.log >&2; exit 1",

@@ -2,13 +2,15 @@
 // kernel (test/host/vm.sh; the machine's kernel may have no device-mapper at all). The data disks are plain
 // files on the machine, so what the layer wrote can be read from outside, byte for byte, as a thief would.
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeParams } from "../../components/actuator/wire";
 import { layerScript } from "../../components/host/scripts";
 import { DATA_DISK } from "../../components/model/backup";
+import { keyPair, layerParams, writeStackFile } from "../helpers/configured-host";
 import { createVm, type Boot, type Vm } from "../helpers/vm";
 
 const KEY = `demesne-test-key-${randomBytes(12).toString("hex")}`;
@@ -16,10 +18,15 @@ const WRONG_KEY = `demesne-wrong-key-${randomBytes(12).toString("hex")}`;
 const SENTINEL = `demesne-sentinel-${randomBytes(12).toString("hex")}`;
 const LUKS_HEADER_MB = 16;
 
-/** The layer's params as the program gives them (components/host/layers.ts), the key as demesne:secrets holds it. */
-const params = (device: string, key: string) => encodeParams({
-    DEVICE: device, MAPPER: DATA_DISK.mapper, MOUNTPOINT: DATA_DISK.mountpoint, BINDS: `${DATA_DISK.binds.join("\n")}\n`, KEY: key,
-});
+/** The layer's params as the program plans them for a host whose dataDisk is `device`, the key as demesne:secrets holds it. */
+const params = (device: string, key: string) => {
+    const dir = mkdtempSync(path.join(tmpdir(), "demesne-data-disk-"));
+    const file = writeStackFile(dir, "d", [{
+        name: "vm", address: "10.0.0.2", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGRlbWVzbmUtZGF0YS1kaXNrLXRlc3Q=", bootstrapUser: "admin",
+        dataDisk: { device },
+    }], { observerPub: keyPair(dir, "observer").pub, adminRange: "10.0.0.0/30" });
+    return encodeParams({ ...layerParams(file, "d", "vm")("data-disk"), KEY: key });
+};
 const DOCKER = DATA_DISK.binds[0];
 
 /** The job's shell functions: `layer PARAMS N` runs the layer as the runner does (params on stdin) into /run/out. */

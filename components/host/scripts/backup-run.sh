@@ -76,7 +76,8 @@ run_backup() {
     local err="$STATE/stderr" kind name path a b c d ctr paths=() summary
     rm -rf "$DUMPS"
     install -d -m 0700 "$DUMPS"
-    trap start_stopped EXIT
+    # The dumps are plain SQL on the root disk: they exist only while this run needs them.
+    trap 'start_stopped; rm -rf "$DUMPS"' EXIT
     while IFS=$'\t' read -r kind name path a b c d; do
         case "$kind" in
             pgdump)
@@ -102,6 +103,7 @@ run_backup() {
     summary="$(jq -c 'select(.message_type == "summary")' "$STATE/backup.json" | tail -n 1)"
     [ -n "$summary" ] || { echo "restic printed no summary" > "$err"; return 1; }
     say "retention: ${RETENTION[*]}"
+    rm -rf "$DUMPS"
     restic_ forget --host "$HOST" --tag demesne --group-by host,tags "${RETENTION[@]}" --prune --quiet > /dev/null 2> "$err" || return 1
     status '.lastRun = {at: $at, ok: true, error: null} | .lastSuccess = {at: $at, snapshot: $s.snapshot_id[0:8],
         sizeBytes: ($s.total_bytes_processed // 0), files: ($s.total_files_processed // 0)}' --argjson s "$summary"
