@@ -18,7 +18,8 @@ export const PROGRAMS: Record<string, Check> = {
   unset: "path", read: "path", alias: "path", sha256sum: "path",
 };
 /** Programs run on a managed host inside `ssh … '<command>'`: they are on the host, not here, so checked by name. */
-export const REMOTE = new Set(["sudo", "true", "tailscale", "docker", "ss", "visudo", "rm", "userdel", "apt-get", "systemctl", "ufw", "cat", "ls", "ausearch", "aureport", "auditctl"]);
+export const REMOTE = new Set(["sudo", "true", "tailscale", "docker", "ss", "visudo", "rm", "userdel", "apt-get", "systemctl", "ufw", "cat", "ls", "ausearch", "aureport", "auditctl",
+  "/usr/local/lib/demesne/backup-run"]);
 export const PULUMI: Record<string, string[]> = {
   preview: [], up: [], refresh: [], destroy: [], login: [], cancel: [],
   config: ["set", "get", "rm", "refresh", "cp", "env", "set-all", "rm-all"],

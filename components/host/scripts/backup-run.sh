@@ -37,8 +37,16 @@ restic_() {
     esac
 }
 
-# The last line restic printed on stderr, without control characters and at most 300 bytes: what went wrong.
-reason() { tr -d '\000-\010\013-\037\177' < "$1" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-300; }
+# What went wrong: restic's last line on stderr and, when an earlier line names the cause (ssh's own error, a
+# pack that does not match its id), the first such line; without control characters, at most 300 bytes.
+reason() {
+    local clean last cause
+    clean="$(tr -d '\000-\010\013-\037\177' < "$1" | grep -v '^[[:space:]]*$')" || true
+    last="$(tail -n 1 <<< "$clean")"
+    cause="$(grep -m 1 -E '^subprocess ssh: |^Pack ID does not match|^error for pack' <<< "$clean")" || true
+    if [ -n "$cause" ] && [ "$cause" != "$last" ]; then last="$last ($cause)"; fi
+    printf '%s\n' "$last" | cut -c1-300
+}
 
 # status FILTER [jq args…]: rewrite the status file through jq, atomically.
 status() {
