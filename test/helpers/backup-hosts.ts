@@ -5,19 +5,16 @@
 // The bookworm test hosts have restic but no systemd: the layer writes the units and says the timers cannot
 // run, so the tests run the unit's command (`backup-run backup`, `backup-run check`) directly.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { encodeParams } from "../../components/actuator/wire";
 import { BACKUP_PATHS } from "../../components/model/backup";
 import { layerScript } from "../../components/host/scripts";
 import { keyPair, layerParams, writeStackFile } from "./configured-host";
-import { linkHosts, type HostLink } from "./host-link";
-import { type CommandResult, shellQuote, startTestHost, type TestHost } from "./test-host";
-
-/** Where the target keeps repositories; each host's is `<path>/<host>` (components/render/backup.ts). */
-export const TARGET_PATH = "/srv/restic";
-export const TARGET_USER = "restic";
+import { backupTarget } from "./backup-target";
+import type { HostLink } from "./host-link";
+import { type CommandResult, startTestHost, type TestHost } from "./test-host";
 
 export interface BackupHosts {
     source: TestHost;
@@ -62,30 +59,14 @@ export async function startBackupHosts(name: string): Promise<BackupHosts> {
         started.push(source);
         const target = await startTestHost(`${name}-t`);
         started.push(target);
-        link = await linkHosts(source, target);
-
-        // The target: sshd also listens on the link (testhost.sh binds only its own address), a restic
-        // account that logs in with the fresh key only, and the directory restic keeps repositories in.
-        const key = keyPair(work, "backup-target");
-        await target.writeFile("/etc/ssh/sshd_config.d/91-backup-link.conf", `ListenAddress ${link.b}:22\n`);
-        await sh(target, [
-            `useradd -m -s /bin/bash ${TARGET_USER}`, `usermod -p '*' ${TARGET_USER}`,
-            `install -d -m 700 -o ${TARGET_USER} -g ${TARGET_USER} /home/${TARGET_USER}/.ssh ${TARGET_PATH}`,
-            `printf '%s\\n' ${shellQuote(key.pub)} > /home/${TARGET_USER}/.ssh/authorized_keys`,
-            `chown ${TARGET_USER}: /home/${TARGET_USER}/.ssh/authorized_keys`,
-            // sshd re-executes itself on HUP and then listens on the link too.
-            "kill -HUP \"$(cat /run/sshd.pid)\"",
-            `for i in $(seq 50); do ss -ltn | grep -q ${shellQuote(`${link.b}:22`)} && exit 0; sleep 0.1; done; exit 1`,
-        ].join(" && "));
-
+        const sftp = await backupTarget(target, work);
+        link = await sftp.link(source);
         const observer = keyPair(work, "observer");
-        const hostKey = target.hostKey.split(" ").slice(0, 2).join(" ");
         const file = writeStackFile(work, "t", [{ name, address: source.address, hostKey: source.hostKey, bootstrapUser: "admin" }], {
-            observerPub: observer.pub, adminRange: source.network,
-            extra: { "demesne:backup": { target: { kind: "sftp", host: link.b, port: 22, user: TARGET_USER, path: TARGET_PATH, hostKey } } },
+            observerPub: observer.pub, adminRange: source.network, extra: { "demesne:backup": { target: sftp.config(link) } },
         });
         const password = `pw-${randomBytes(18).toString("hex")}`;
-        const privateKey = readFileSync(key.key, "utf8");
+        const privateKey = sftp.credential;
         const params = { ...layerParams(file, "t", name)("backup"), REPOSITORY_PASSWORD: password, TARGET_CREDENTIAL: privateKey };
 
         const runBackupLayer = async (p = params) => {
@@ -95,7 +76,7 @@ export async function startBackupHosts(name: string): Promise<BackupHosts> {
         const firstLayer = await runBackupLayer();
         if (firstLayer.code !== 0) throw new Error(`the backup layer failed on ${name}:\n${firstLayer.stderr}`);
         const hosts: BackupHosts = {
-            source, target, link, params, password, privateKey, repoDir: `${TARGET_PATH}/${name}`,
+            source, target, link, params, password, privateKey, repoDir: sftp.repositoryDir(name),
             firstLayer, runBackupLayer,
             runner: (args, timeoutMs = 180_000) => source.exec(`${BACKUP_PATHS.runScript} ${args}`, { timeoutMs }),
             status: async () => {
