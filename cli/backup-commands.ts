@@ -91,6 +91,8 @@ export interface RestoreRequest {
     service: string;
     snapshot: string;
     fromHost?: string;
+    /** When it was asked for (UTC, seconds): each request is its own step, approval and run. */
+    requested?: string;
 }
 
 /** The flags as a request, each checked for shape; nothing is read yet. */
@@ -105,7 +107,8 @@ export function restoreRequestOf(p: Parsed): RestoreRequest {
     for (const [flag, v] of [["host", host], ["from-host", fromHost]] as const) {
         if (v !== undefined && !HOST_NAME.test(v)) throw new UsageError(`--${flag} ${esc(v.slice(0, 80))}: not a host name (a-z, 0-9, -)`);
     }
-    return { host, service, snapshot, ...(fromHost && fromHost !== host ? { fromHost } : {}) };
+    const requested = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    return { host, service, snapshot, ...(fromHost && fromHost !== host ? { fromHost } : {}), requested };
 }
 
 const RESTORES = ["config", "demesne:restores"];

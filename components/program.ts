@@ -10,6 +10,7 @@ import { Host } from "./host/host";
 import { hostLayerSteps, restoreSteps } from "./host/layers";
 import { Actuator } from "./actuator/actuator";
 import { BACKUP_SECRETS } from "./model/backup";
+import { hostRepositoryPassword } from "./render/backup";
 import { STEP_CLASSES } from "./model/tiers";
 import { planService, ServicePlan } from "./service/spec";
 import { Service } from "./service/service";
@@ -71,6 +72,11 @@ function secretOrEmpty(cfg: StackConfig, name: string | undefined): pulumi.Outpu
     return pulumi.secret(name !== undefined ? cfg.secrets[name] ?? "" : "");
 }
 
+/** One host's restic repository password, derived from the stack's (render/backup.ts). */
+function repositoryPassword(cfg: StackConfig, host: string): pulumi.Output<string> {
+    return secretOrEmpty(cfg, BACKUP_SECRETS.password).apply((m) => (m === "" ? "" : hostRepositoryPassword(m, host)));
+}
+
 /** OVH's IP firewall in front of every host with a public IPv4. */
 export function buildEdgeFirewalls(cfg: StackConfig): EdgeFirewall[] {
     return cfg.hosts.filter((x) => x.edgeFirewall && x.publicIp).map((h) => new EdgeFirewall(`edge-${h.name}`, {
@@ -99,8 +105,9 @@ export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
                 tailscale: { AUTH_KEY: tailnet.authKeys[h.name] as pulumi.Output<string> },
                 coolify: { ROOT_ENV: pulumi.secret(rootEnv) },
                 backup: {
-                    REPOSITORY_PASSWORD: secretOrEmpty(cfg, BACKUP_SECRETS.password),
-                    TARGET_CREDENTIAL: secretOrEmpty(cfg, BACKUP_SECRETS.credential),
+                    REPOSITORY_PASSWORD: repositoryPassword(cfg, h.name),
+                    // OpenSSH refuses a key file without its final newline, which `config set "$(cat key)"` drops.
+                    TARGET_CREDENTIAL: secretOrEmpty(cfg, BACKUP_SECRETS.credential).apply((k) => (k.endsWith("\n") || k === "" ? k : `${k}\n`)),
                 },
                 "data-disk": { KEY: secretOrEmpty(cfg, h.dataDisk?.keySecret) },
             },
@@ -126,7 +133,9 @@ export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
         for (const step of steps) {
             // The restored data belongs to a running service (a database restores into its container).
             const svc = byService.get(cfg.restores.find((r) => `${hostName}-restore-${r.service}` === step.name && r.host === hostName)?.service ?? "");
-            new Actuator(step.name, { step, ssh: sshTargets.get(hostName) as SshTarget, context: plan.context },
+            // The snapshot's own host's password opens its repository.
+            const secretParams = { REPOSITORY_PASSWORD: repositoryPassword(cfg, step.params.SOURCE_HOST as string) };
+            new Actuator(step.name, { step, ssh: sshTargets.get(hostName) as SshTarget, context: plan.context, secretParams },
                 { parent: host, dependsOn: [host?.ready, svc].filter((r): r is pulumi.Resource => r !== undefined) });
         }
     }

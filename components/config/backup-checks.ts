@@ -2,7 +2,7 @@
 // credential they read is there and has the right shape (never echoed), and a restore names a host that backs
 // up and a source that host's backups hold.
 import { BACKUP_SECRETS } from "../model/backup";
-import { backupSources } from "../model/backup-sources";
+import { backupSources, HOST_SOURCE_NAMES } from "../model/backup-sources";
 import type { HostConfig, PlainConfig } from "./schema";
 
 type Problem = (key: string, path: PropertyKey[], msg: string) => void;
@@ -21,6 +21,20 @@ export function backupProblems(cfg: PlainConfig, named: Record<string, string>, 
         if (credential === undefined) p("secrets", [BACKUP_SECRETS.credential], `required while demesne:backup is set (${what})`);
         else if (cfg.backup.target.kind === "sftp" && !PRIVATE_KEY.test(credential)) p("secrets", [BACKUP_SECRETS.credential], `expected ${what}`);
     }
+    cfg.services.forEach((svc, i) => {
+        if ((HOST_SOURCE_NAMES as readonly string[]).includes(svc.name) || svc.name.startsWith("restore-")) {
+            p("services", [i, "name"], `"${svc.name}" is reserved (a host's own backup source, or the restore steps' prefix)`);
+        }
+    });
+    if (cfg.backup) {
+        for (const h of cfg.hosts) {
+            const seen = new Set<string>();
+            for (const src of backupSources(cfg, h.name)) {
+                if (seen.has(src.name)) p("backup", [], `${h.name} would back up two sources named "${src.name}": rename a service or a volume`);
+                seen.add(src.name);
+            }
+        }
+    }
     const pending = new Set<string>();
     cfg.restores.forEach((r, i) => {
         const host = hosts.get(r.host);
@@ -32,6 +46,7 @@ export function backupProblems(cfg: PlainConfig, named: Record<string, string>, 
         pending.add(key);
         const names = backupSources(cfg, r.host).map((s) => s.name);
         if (!names.includes(r.service)) p("restores", [i, "service"], `${r.host} backs up no "${r.service}" (its sources: ${names.join(", ")})`);
+        if (r.service === "tailscale") p("restores", [i, "service"], "tailscale's state is restored by hand with tailscaled stopped (docs/backups.md), never by a step under a running daemon");
     });
     cfg.hosts.forEach((h, i) => {
         if (!h.dataDisk) return;

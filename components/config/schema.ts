@@ -159,8 +159,10 @@ export const backupSchema = z.object({
         }).strict(),
         z.object({
             kind: z.literal("s3"),
-            /** https://s3.<region>.io.cloud.ovh.net, say (http:// only at a loopback or private IP address). */
-            endpoint: controlUrl,
+            /** https://s3.<region>.io.cloud.ovh.net, say (http:// only at a loopback or private IP address): an origin only. */
+            endpoint: controlUrl.refine((v) => /^[a-z0-9:/.[\]-]+$/i.test(v) && v.replace(/\/$/, "") === new URL(v).origin, {
+                message: "expected the endpoint's origin only (scheme, host and port: no path, no other characters)",
+            }),
             bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "expected an S3 bucket name" }),
             path: z.string().regex(BACKUP_PATH, { message: "expected a key prefix such as /demesne" }).default("/demesne"),
             accessKeyId: z.string().regex(/^[A-Za-z0-9]{8,128}$/, { message: "expected the access key id (letters and digits)" }),
@@ -173,10 +175,13 @@ export const backupSchema = z.object({
 /** One pending restore: a service's data (or `etc`, `coolify`, `tailscale`) from a named snapshot. */
 export const restoreSchema = z.object({
     host: slug,
-    service: slug,
+    /** A source name from the host's backups (components/model/backup-sources.ts). */
+    service: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, { message: "expected a backed-up source's name" }),
     snapshot: z.string().regex(/^[0-9a-f]{8,64}$/, { message: "expected a restic snapshot id (8 to 64 hex digits)" }),
     /** The host the snapshot was taken on, when restoring onto a replacement (default: the same host). */
     fromHost: slug.optional(),
+    /** When the request was made (`demesne restore` writes it): each request is its own step, approval and run. */
+    requested: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/, { message: "expected a UTC time such as 2026-12-06T21:00:00Z" }).optional(),
 }).strict();
 
 export const configSchema = z.object({

@@ -6,6 +6,7 @@ import { parse } from "yaml";
 import { BUILTIN_SECRETS, type ConfigSource, loadConfig, type StackConfig } from "./load";
 import { strayNamespaceKeys } from "./strict";
 import { BACKUP_SECRETS, DATA_DISK_DEFAULT_SECRET } from "../model/backup";
+import { MIN_PASSPHRASE_LENGTH } from "./backup-checks";
 
 /** A private key's stand-in: the shape the validator expects, and nothing of any key. */
 const PRIVATE_KEY_STANDIN = "-----BEGIN OPENSSH PRIVATE KEY-----\n(not read)\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -43,7 +44,7 @@ export function stackFileSource(file: string): ConfigSource {
         ...services.flatMap((s) => Object.values(s.secretEnv ?? {}).filter((r) => r.startsWith("secret:")).map((r) => r.slice(7)))]);
     // Distinct stand-ins: checks that compare secret values (a provider key reused elsewhere) see no false match.
     const stand = (names: Iterable<string>) => JSON.stringify(Object.fromEntries([...names].map((n) => [n,
-        n === BACKUP_SECRETS.credential ? PRIVATE_KEY_STANDIN : `(not read: ${n})`])));
+        n === BACKUP_SECRETS.credential ? PRIVATE_KEY_STANDIN : `(not read: ${n})`.padEnd(MIN_PASSPHRASE_LENGTH, ".")])));
     const secrets: Record<string, string> = {
         sshPrivateKey: PRIVATE_KEY_STANDIN,
         providerKeys: stand(services.flatMap((s) => (s.models ?? []).map((m) => m.providerKey))),

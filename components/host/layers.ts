@@ -180,10 +180,12 @@ export function restoreSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[] {
         if (!source) throw new Error(`demesne:restores: ${host.name} has no backed-up source "${r.service}"`);
         return {
             host: host.name, hostType: host.hostType, name: `${host.name}-restore-${r.service}`, stepClass: "restore", script: "restore",
-            runAs: "deploy", secretParams: [], parentTypes: [TYPES.Host], approvalLayer: `restore-${r.service}`,
+            runAs: "deploy", secretParams: [...secretParamsOf("restore")], parentTypes: [TYPES.Host], approvalLayer: `restore-${r.service}`,
             params: {
                 SOURCE: `${renderSources([source])}`,
                 SNAPSHOT: r.snapshot,
+                // A new request is a new step content: its own approval, and a run even for a snapshot restored before.
+                REQUESTED: r.requested ?? "",
                 SOURCE_HOST: r.fromHost ?? host.name,
                 REPOSITORY: repositoryOf(cfg.backup!.target, r.fromHost ?? host.name),
             },

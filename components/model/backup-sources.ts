@@ -11,7 +11,10 @@ import { BACKUP_HOST_SOURCES, BACKUP_PATHS } from "./backup";
 export type BackupSource =
     | { kind: "pgdump"; name: string; project: string; service: string; user: string; database: string }
     | { kind: "volume"; name: string; project: string; volume: string }
-    | { kind: "path"; name: string; path: string; stop?: string };
+    | { kind: "path"; name: string; path: string; stop?: string; aside?: boolean };
+
+/** Source names the host itself uses: no service may take one (nor start with `restore-`, the restore steps' prefix). */
+export const HOST_SOURCE_NAMES = ["etc", "coolify", "coolify-db", "tailscale"] as const;
 
 /** The slice of the stack config this reads (the plain config satisfies it). */
 export interface BackupSourceConfig {
@@ -36,9 +39,16 @@ export function backupSources(cfg: BackupSourceConfig, host: string): BackupSour
         }
         // inference: its models volume is re-downloadable and large, so it is not backed up.
     }
-    if (cfg.coolify?.enabled && cfg.coolify.host === host) out.push({ kind: "path", name: "coolify", path: BACKUP_HOST_SOURCES.coolify, stop: "coolify" });
+    if (cfg.coolify?.enabled && cfg.coolify.host === host) {
+        // Coolify's files and its own PostgreSQL's volume (the installer names it coolify-db), both read stopped.
+        out.push({ kind: "path", name: "coolify", path: BACKUP_HOST_SOURCES.coolify, stop: "coolify" });
+        out.push({ kind: "path", name: "coolify-db", path: BACKUP_HOST_SOURCES.coolifyDb, stop: "coolify" });
+    }
+    // Tailscale's node state: restored by hand (a restore under a running tailscaled would be lost or cut SSH).
     if (cfg.backup?.tailscaleState) out.push({ kind: "path", name: "tailscale", path: BACKUP_HOST_SOURCES.tailscale });
-    out.push({ kind: "path", name: "etc", path: BACKUP_HOST_SOURCES.etc });
+    // demesne's own config is restored beside the live one (`.restored`), never over it: the runner's allowlist,
+    // the backup credentials and the services' env files there belong to this host.
+    out.push({ kind: "path", name: "etc", path: BACKUP_HOST_SOURCES.etc, aside: true });
     return out;
 }
 
@@ -56,6 +66,6 @@ export function renderSourceLine(s: BackupSource): string {
     switch (s.kind) {
         case "pgdump": return ["pgdump", s.name, sourcePath(s), s.project, s.service, s.user, s.database].join("\t");
         case "volume": return ["volume", s.name, sourcePath(s), s.project].join("\t");
-        case "path": return ["path", s.name, sourcePath(s), s.stop ?? "-"].join("\t");
+        case "path": return ["path", s.name, sourcePath(s), s.stop ?? "-", s.aside ? "aside" : "swap"].join("\t");
     }
 }

@@ -45,7 +45,9 @@ export const BACKUP_SECRETS = {
 export const BACKUP_SSH_ALIAS = "demesne-backup-target";
 
 /** The host-wide data a restore can name besides a service: demesne's own config and, opted in, tailscale's state. */
-export const BACKUP_HOST_SOURCES = { etc: "/etc/demesne", tailscale: "/var/lib/tailscale", coolify: "/data/coolify" } as const;
+export const BACKUP_HOST_SOURCES = {
+    etc: "/etc/demesne", tailscale: "/var/lib/tailscale", coolify: "/data/coolify", coolifyDb: "/var/lib/docker/volumes/coolify-db/_data",
+} as const;
 
 /** What `backup-run` writes after every run and check; the observer reads it and drift judges it. */
 export interface BackupStatus {

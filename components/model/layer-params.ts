@@ -7,6 +7,7 @@ export const LAYER_SECRET_PARAMS: Readonly<Record<string, readonly string[]>> = 
     service: ["ENV_FILE"],
     backup: ["REPOSITORY_PASSWORD", "TARGET_CREDENTIAL"],
     "data-disk": ["KEY"],
+    restore: ["REPOSITORY_PASSWORD"],
 };
 
 export function secretParamsOf(layer: string): readonly string[] {

@@ -68,10 +68,9 @@ export const STEP_CLASSES = {
         description: "restic backups on a schedule to the operator's target, with retention and a weekly full check",
         create: "T2", update: "T2", replace: "T2", delete: "T3", lockOutCapable: false,
     },
-    // Removing a finished restore request from config runs nothing on the host, so its delete is T1.
     restore: {
         description: "overwrite one service's data with a named snapshot (destroys what is there now)",
-        create: "T3", update: "T3", replace: "T3", delete: "T1", lockOutCapable: false,
+        create: "T3", update: "T3", replace: "T3", delete: "T3", lockOutCapable: false,
     },
     nvidia: {
         description: "NVIDIA driver and container toolkit (GPU tier only)",

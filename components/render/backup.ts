@@ -4,6 +4,7 @@
 import {
     BACKUP_PATHS, BACKUP_RETENTION, BACKUP_SCHEDULE, BACKUP_SSH_ALIAS, BACKUP_UNITS, type BackupTarget,
 } from "../model/backup";
+import { createHmac } from "node:crypto";
 import { type BackupSource, renderSourceLine } from "../model/backup-sources";
 
 /** A host's own repository: `<path>/<host>` on the target, so hosts never contend for one repository's lock. */
@@ -32,11 +33,23 @@ export function renderBackupConf(target: BackupTarget, host: string): string {
         `RETENTION=${retentionFlags().join(" ")}`,
         ...(target.kind === "s3" ? [`S3_ACCESS_KEY_ID=${target.accessKeyId}`] : []),
     ];
+    // One KEY=value a line: a value that could start another line is refused, whatever let it through.
+    for (const l of lines) if (/[\0-\x1f\x7f]/.test(l)) throw new Error(`backup.conf: a control character in ${l.split("=")[0]}`);
     return `${lines.join("\n")}\n`;
 }
 
+/**
+ * Each host's repository password, derived from the stack's one secret: root on one host holds only its own, so
+ * it cannot read another host's backups (it could still delete them where the target's account is shared).
+ */
+export function hostRepositoryPassword(master: string, host: string): string {
+    return createHmac("sha256", master).update(`demesne-backup-repository:${host}`).digest("base64url");
+}
+
 export function renderSources(sources: readonly BackupSource[]): string {
-    return `${sources.map(renderSourceLine).join("\n")}\n`;
+    const lines = sources.map(renderSourceLine);
+    for (const l of lines) if (/[\0-\x08\x0a-\x1f\x7f]/.test(l)) throw new Error(`backup sources: a control character in ${l.split("\t")[1]}`);
+    return `${lines.join("\n")}\n`;
 }
 
 /** restic's sftp backend runs `ssh … -s sftp`; this file is its only SSH config (`ssh -F`). */

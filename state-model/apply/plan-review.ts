@@ -65,7 +65,7 @@ export function reviewPlan(text: string, cfg: StackConfig, stack: string): PlanR
   if (!doc.resourcePlans || typeof doc.resourcePlans !== "object") throw new PlanError("not a plan: no resourcePlans");
   const program = planProgram(cfg, { stack, project: "demesne", dryRun: true });
   const steps = new Map<string, { stepClass: StepClassName; host: string }>();
-  for (const s of [...[...program.hostSteps.values()].flat(), ...program.services.map((x) => x.step)]) {
+  for (const s of [...[...program.hostSteps.values()].flat(), ...program.services.map((x) => x.step), ...[...program.restores.values()].flat()]) {
     const urn = stepIdentity(s, program.context).urn;
     steps.set(urn, { stepClass: s.stepClass, host: s.host });
     if (s.deadManSeconds !== undefined) steps.set(confirmStepName(urn), { stepClass: "confirm", host: s.host });

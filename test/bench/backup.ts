@@ -30,6 +30,7 @@ if (!Number.isInteger(MB) || MB < 1) throw new Error(`--mb: expected a whole num
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 const DATA = "/etc/demesne/bench-data";
+const RESTORED = "/etc/demesne.restored";
 
 async function must(host: TestHost, cmd: string): Promise<string> {
     const r = await host.exec(cmd, { timeoutMs: 900_000 });
@@ -55,10 +56,10 @@ async function main(): Promise<void> {
             observerPub: keyPair(work, "observer").pub, adminRange: source.network, extra: { "demesne:backup": { target: sftp.config(link) } },
         });
         const backupParams = { ...layerParams(file, "b", source.name)("backup"), REPOSITORY_PASSWORD: password, TARGET_CREDENTIAL: sftp.credential };
-        const checksum = () => must(source, `cd ${DATA} && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum`);
+        const checksum = (dir = DATA) => must(source, `cd ${dir} && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum`);
         for (let rep = 1; rep <= REPS; rep++) {
             await must(target, `rm -rf ${sftp.repositoryDir(source.name)}`);
-            await must(source, `rm -rf ${DATA} /var/lib/demesne/restore ${BACKUP_PATHS.stateDir}/cache; mkdir -p ${DATA}/small; ` +
+            await must(source, `rm -rf ${DATA} ${RESTORED} /var/lib/demesne/restore ${BACKUP_PATHS.stateDir}/cache; mkdir -p ${DATA}/small; ` +
                 `head -c ${MB}M /dev/urandom > ${DATA}/large.bin; for i in $(seq 1 500); do head -c 2048 /dev/urandom > ${DATA}/small/$i; done`);
             await runLayer(source, "backup", backupParams, 300_000);
             const want = await checksum();
@@ -67,11 +68,12 @@ async function main(): Promise<void> {
             const snapshot = (JSON.parse(await must(source, `cat ${BACKUP_PATHS.status}`)) as { lastSuccess: { snapshot: string } }).lastSuccess.snapshot;
             await must(source, `rm -rf ${DATA}`);
             const doc = parse(readFileSync(file, "utf8")) as { config: Record<string, unknown> };
-            doc.config["demesne:restores"] = [{ host: source.name, service: "etc", snapshot }];
+            doc.config["demesne:restores"] = [{ host: source.name, service: "etc", snapshot, requested: new Date().toISOString().replace(/\.\d+Z$/, "Z") }];
             writeFileSync(file, stringify(doc));
             const step = planProgram(loadStackFile(file), { stack: "b", project: "demesne", dryRun: true }).restores.get(source.name)![0]!;
-            const restore = await timed(() => runLayer(source, "restore", step.params, 900_000));
-            if ((await checksum()) !== want) throw new Error(`rep ${rep}: the restored data differs from what was backed up`);
+            const restore = await timed(() => runLayer(source, "restore", { ...step.params, REPOSITORY_PASSWORD: password }, 900_000));
+            // demesne's own config comes back beside the live one (docs/backups.md).
+            if ((await checksum(`${RESTORED}/bench-data`)) !== want) throw new Error(`rep ${rep}: the restored data differs from what was backed up`);
             rows.push({ full, unchanged, restore });
             log(`rep ${rep}: full ${full.toFixed(0)} ms, unchanged ${unchanged.toFixed(0)} ms, restore ${restore.toFixed(0)} ms`);
         }

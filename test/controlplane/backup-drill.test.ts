@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config/stack-file";
 import { BACKUP_PATHS, BACKUP_UNITS, type BackupStatus } from "../../components/model/backup";
 import { tierOf } from "../../components/model/tiers";
+import { hostRepositoryPassword } from "../../components/render/backup";
 import { planProgram } from "../../components/program";
 import { backupFindingLines } from "../helpers/backup-drift";
 import { backupTarget, type BackupTarget } from "../helpers/backup-target";
@@ -46,6 +47,7 @@ const hosts: ControlPlaneHost[] = [];
 const observerPub = () => keyPair(work, `observer-${hex(4)}`).pub;
 let before: { rows: string; files: string };
 let snapshot = "";
+let lostStatus: BackupStatus;
 const seconds: Record<string, number> = {};
 
 /** A stack of one control-plane host with the gateway (real Postgres) and the chat UI, backing up to the target. */
@@ -75,7 +77,8 @@ async function serviceHost(name: string, systemd: boolean): Promise<{ host: Cont
     await runLayer(host, "docker", { ...params("docker"), PACKAGES: DEBIAN_DOCKER_PACKAGES });
     for (const service of ["gateway", "chat"]) await runLayer(host, "service", await serviceParams(file, name, service, VALUES), 300_000);
     await waitForPostgres(host, DB);
-    const out = await runLayer(host, "backup", { ...params("backup"), REPOSITORY_PASSWORD: PASSWORD, TARGET_CREDENTIAL: sftp.credential });
+    // As the program delivers them: this host's own repository password, derived from the stack's one.
+    const out = await runLayer(host, "backup", { ...params("backup"), REPOSITORY_PASSWORD: hostRepositoryPassword(PASSWORD, name), TARGET_CREDENTIAL: sftp.credential });
     expect(out).toBe("changed=true");
     return { host, file };
 }
@@ -118,7 +121,8 @@ describe("the restore drill: back up, lose the host, restore on a replacement", 
         expect((await must(host, "docker ps --filter label=com.docker.compose.project=chat --format '{{.State}}'")).trim()).toBe("running");
         // The weekly check reads every pack back: clean on a fresh repository.
         await must(host, `systemctl start ${BACKUP_UNITS.check}.service`, 600_000);
-        expect((await status(host)).lastCheck?.ok).toBe(true);
+        lostStatus = await status(host);
+        expect(lostStatus.lastCheck?.ok).toBe(true);
         // What is on the target is restic's encrypted repository: no row and no file name in the clear.
         const leaked = await target.exec(`grep -rlF -e user-1999 -e upload-1.bin ${sftp.repositoryDir(LOST)}`);
         expect(leaked.stdout).toBe("");
@@ -134,10 +138,14 @@ describe("the restore drill: back up, lose the host, restore on a replacement", 
         await expect(tableChecksum(host, DB, "chats")).rejects.toThrow(/does not exist/);
     });
 
-    it("runbook step 2: the lost host's snapshots are listed from its repository on the replacement", async () => {
+    it("runbook step 2: the snapshot is the lost host's newest as last observed; the replacement's own password cannot open that repository", async () => {
         const host = hosts[1]!;
-        const out = await must(host, `${BACKUP_PATHS.runScript} restic -r sftp:demesne-backup-target:${sftp.repositoryDir(LOST)} snapshots --host ${LOST} --json`);
-        expect((JSON.parse(out) as { short_id: string }[]).map((x) => x.short_id)).toContain(snapshot);
+        expect(lostStatus.lastSuccess?.snapshot).toBe(snapshot);
+        expect(backupFindingLines(LOST, JSON.stringify(lostStatus), Date.parse(lostStatus.lastSuccess!.at))).toEqual([]);
+        // Each host's repository has its own password: root on one host cannot read another's backups.
+        const r = await host.exec(`${BACKUP_PATHS.runScript} restic -r sftp:demesne-backup-target:${sftp.repositoryDir(LOST)} snapshots`, { timeoutMs: 120_000 });
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/wrong password/);
     });
 
     it("runbook steps 3-5: demesne restore asks for it, the program refuses it until approved, and the approved step restores both", async () => {
@@ -166,14 +174,16 @@ describe("the restore drill: back up, lose the host, restore on a replacement", 
         expect(approved.missing).toEqual([]);
 
         const t0 = Date.now();
-        for (const step of approved.restores.get(NEW)!) expect(await runLayer(host, "restore", step.params, 600_000)).toBe("changed=true");
+        // The Actuator delivers the snapshot's own host's password with the step (a secret parameter).
+        const withPassword = (p: Record<string, string>) => ({ ...p, REPOSITORY_PASSWORD: hostRepositoryPassword(PASSWORD, p.SOURCE_HOST!) });
+        for (const step of approved.restores.get(NEW)!) expect(await runLayer(host, "restore", withPassword(step.params), 600_000)).toBe("changed=true");
         seconds.restore = (Date.now() - t0) / 1000;
         await waitForPostgres(host, DB);
         expect(await tableChecksum(host, DB, "chats")).toBe(before.rows);
         expect(await filesChecksum(host)).toBe(before.files);
         expect((await must(host, "docker ps --filter label=com.docker.compose.project=chat --format '{{.State}}'")).trim()).toBe("running");
         // Done once: the same restore again changes nothing.
-        for (const step of approved.restores.get(NEW)!) expect(await runLayer(host, "restore", step.params, 600_000)).toBe("changed=false");
+        for (const step of approved.restores.get(NEW)!) expect(await runLayer(host, "restore", withPassword(step.params), 600_000)).toBe("changed=false");
     });
 
     it("runbook step 6: the replacement's own first backup succeeds and its status is what demesne observes", async () => {

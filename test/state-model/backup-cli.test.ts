@@ -134,10 +134,10 @@ describe("demesne restore", { timeout: 180_000 }, () => {
         const r = cli("restore", "--stack", "t", "--host", "control-1", "--service", "gateway", "--snapshot", "9AB81C2D");
         expect(r.code, r.stderr).toBe(0);
         const after = readFileSync(stackFile("t"), "utf8");
-        expect(restores()).toEqual([{ host: "control-1", service: "gateway", snapshot: "9ab81c2d" }]);
+        expect(restores()).toEqual([{ host: "control-1", service: "gateway", snapshot: "9ab81c2d", requested: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/) }]);
         // Everything that was there is still there, in its order: the entry is the only addition.
         const added = after.split("\n").filter((l) => !before.split("\n").includes(l));
-        expect(added.join("\n")).toMatch(/^\s*demesne:restores:\n\s*- host: control-1\n\s*service: gateway\n\s*snapshot: 9ab81c2d$/);
+        expect(added.join("\n")).toMatch(/^\s*demesne:restores:\n\s*- host: control-1\n\s*service: gateway\n\s*snapshot: 9ab81c2d\n\s*requested: \S+Z$/);
         expect(before.split("\n").filter((l) => !after.split("\n").includes(l))).toEqual([]);
         expect(after).toContain("# the operator's own note, kept by demesne restore");
         expect(r.stdout).toContain("Nothing has run yet");
@@ -162,8 +162,8 @@ describe("demesne restore", { timeout: 180_000 }, () => {
         expect(r.code, r.stderr).toBe(0);
         expect(JSON.parse(r.stdout).next[0]).toBe("demesne plan --stack t --layer control-1/restore-etc");
         expect(restores()).toEqual([
-            { host: "control-1", service: "gateway", snapshot: "9ab81c2d" },
-            { host: "control-1", service: "etc", snapshot: "4f3c2a1be0d94c7a", fromHost: "control-0" },
+            { host: "control-1", service: "gateway", snapshot: "9ab81c2d", requested: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/) },
+            { host: "control-1", service: "etc", snapshot: "4f3c2a1be0d94c7a", fromHost: "control-0", requested: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/) },
         ]);
     });
 
@@ -172,7 +172,7 @@ describe("demesne restore", { timeout: 180_000 }, () => {
         [["--snapshot", "abc1234"], /expected a restic snapshot id/],
         [["--snapshot", "a".repeat(65)], /expected a restic snapshot id/],
         [["--snapshot", "9ab81c2d;rm -rf /"], /expected a restic snapshot id/],
-        [["--service", "nosuch"], /--service nosuch: control-1 backs up no such source \(its sources: gateway, chat, coolify, etc\)/],
+        [["--service", "nosuch"], /--service nosuch: control-1 backs up no such source \(its sources: gateway, chat, coolify, coolify-db, etc\)/],
         [["--host", "control-9"], /--host control-9: not a host of stack t/],
         [["--from-host", "../x"], /--from-host \.\.\/x: not a host name/],
     ])("refuses %j before writing anything", (flags, why) => {

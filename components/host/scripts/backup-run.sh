@@ -64,17 +64,19 @@ status() {
 declare -a STOPPED=()
 start_stopped() {
     [ "${#STOPPED[@]}" -gt 0 ] || return 0
-    docker start "${STOPPED[@]}" > /dev/null || say "could not start again: ${STOPPED[*]}"
+    local ok=0
+    docker start "${STOPPED[@]}" > /dev/null || { say "could not start again: ${STOPPED[*]}"; ok=1; }
     STOPPED=()
+    return "$ok"
 }
 stop_project() {
     local ids
     ids="$(docker ps -q --filter "label=com.docker.compose.project=$1")"
     [ -n "$ids" ] || return 0
-    # shellcheck disable=SC2086 # one id per word
-    docker stop $ids > /dev/null
     # shellcheck disable=SC2206
     STOPPED+=($ids)
+    # shellcheck disable=SC2086 # one id per word
+    docker stop $ids > /dev/null || return 1
 }
 container_of() {
     docker ps -q --filter "label=com.docker.compose.project=$1" --filter "label=com.docker.compose.service=$2" | head -n 1
@@ -85,14 +87,14 @@ run_backup() {
     rm -rf "$DUMPS"
     install -d -m 0700 "$DUMPS"
     # The dumps are plain SQL on the root disk: they exist only while this run needs them.
-    trap 'start_stopped; rm -rf "$DUMPS"' EXIT
+    trap 'start_stopped || true; rm -rf "$DUMPS"' EXIT
     while IFS=$'\t' read -r kind name path a b c d; do
         case "$kind" in
             pgdump)
                 ctr="$(container_of "$a" "$b")"
                 [ -n "$ctr" ] || { echo "the $name database ($a/$b) is not running" > "$err"; return 1; }
                 docker exec "$ctr" pg_dump -U "$c" -Fc "$d" > "$path.partial" 2> "$err" || return 1
-                mv "$path.partial" "$path"
+                mv "$path.partial" "$path" || return 1
                 paths+=("$path") ;;
             volume)
                 [ -d "$path" ] || { echo "the $name volume ($path) does not exist" > "$err"; return 1; }
@@ -107,7 +109,8 @@ run_backup() {
     done < "$DIR/sources"
     say "backing up ${#paths[@]} sources to the repository"
     restic_ backup --json --host "$HOST" --tag demesne --exclude "$DIR" "${paths[@]}" > "$STATE/backup.json" 2> "$err" || return 1
-    start_stopped
+    # A service left down is a failed run, whatever restic did.
+    start_stopped || { echo "a stopped service did not start again" > "$err"; return 1; }
     summary="$(jq -c 'select(.message_type == "summary")' "$STATE/backup.json" | tail -n 1)"
     [ -n "$summary" ] || { echo "restic printed no summary" > "$err"; return 1; }
     say "retention: ${RETENTION[*]}"
@@ -135,7 +138,7 @@ flock -w 3600 9 || die "another backup-run holds $STATE/lock"
 case "${1:-}" in
     backup)
         if ! run_backup; then
-            start_stopped
+            start_stopped || true
             status '.lastRun = {at: $at, ok: false, error: $e}' --arg e "$(reason "$STATE/stderr")"
             die "backup failed: $(reason "$STATE/stderr")"
         fi ;;

@@ -1,79 +1,91 @@
 # Overwrites one backed-up source's data with a named snapshot (T3): a database is restored into its running
-# container with pg_restore; a volume or directory is swapped for the snapshot's copy with its project stopped,
-# the previous data kept beside it as `<path>.before-restore`. The snapshot may come from another host's
-# repository (a replacement host). Uses the backup layer's runner and credentials; a restore already done
-# (same source, same snapshot) is not done again.
-read_params SOURCE SNAPSHOT SOURCE_HOST REPOSITORY
+# container with pg_restore in one transaction, streamed from the repository (no plain dump on disk); a volume or
+# directory is swapped for the snapshot's copy with its project stopped, the previous data kept beside it as
+# `<path>.before-restore` (and put back if the swap fails halfway); demesne's own config is restored beside the
+# live one as `<path>.restored`, never over it. The snapshot may come from another host's repository (a
+# replacement host), opened with that host's password (stdin). A request already carried out is not redone.
+read_params SOURCE SNAPSHOT SOURCE_HOST REPOSITORY REQUESTED REPOSITORY_PASSWORD
 RUN=/usr/local/lib/demesne/backup-run
 DONE_DIR="$STATE/restore"
 [ -x "$ROOT$RUN" ] || die "$RUN is missing: apply the backup layer on this host first"
-IFS=$'\t' read -r kind name path a b c d <<< "$(param SOURCE)"
+IFS=$'\t' read -r kind name path a mode <<< "$(param SOURCE)"
 snapshot="$(param SNAPSHOT)"
-mark="$DONE_DIR/$name.$snapshot"
+request="$(param REQUESTED | tr -cd '0-9TZ')"
+mark="$DONE_DIR/$name.$snapshot${request:+.$request}"
 
 # check
 if [ -f "$mark" ]; then
-    log "$name was restored from $snapshot already"
+    log "this request ($name from $snapshot) was carried out already"
     finish
     exit 0
 fi
-repo() { "$ROOT$RUN" restic -r "$(param REPOSITORY)" "$@"; }
-snapshots="$(repo snapshots --json --host "$(param SOURCE_HOST)" 2> "$STATE/restore.err")" ||
-    die "the repository of $(param SOURCE_HOST) cannot be read: $(tail -n 1 "$STATE/restore.err")"
+install -d -m 0700 "$STATE/restore-tmp"
+pwfile="$(mktemp "$STATE/restore-tmp/pw.XXXXXX")"
+param REPOSITORY_PASSWORD > "$pwfile"
+err="$STATE/restore-tmp/stderr"
+repo() { "$ROOT$RUN" restic -r "$(param REPOSITORY)" --password-file "$pwfile" "$@"; }
+snapshots="$(repo snapshots --json --host "$(param SOURCE_HOST)" 2> "$err")" ||
+    die "the repository of $(param SOURCE_HOST) cannot be read: $(tail -n 1 "$err")"
 found="$(jq -r --arg id "$snapshot" '[.[] | select(.id | startswith($id))] | length' <<< "$snapshots")"
 [ "$found" = 1 ] || die "no single snapshot $snapshot of $(param SOURCE_HOST) in its repository ($found match)"
 jq -e --arg id "$snapshot" --arg p "$path" '.[] | select(.id | startswith($id)) | .paths | index($p)' <<< "$snapshots" > /dev/null ||
     die "snapshot $snapshot does not hold $name ($path)"
 
 declare -a STOPPED=()
-start_stopped() { [ "${#STOPPED[@]}" -eq 0 ] || docker start "${STOPPED[@]}" > /dev/null; }
+start_stopped() { [ "${#STOPPED[@]}" -eq 0 ] || docker start "${STOPPED[@]}" > /dev/null || log "could not start again: ${STOPPED[*]}"; STOPPED=(); }
 stop_project() {
-    local ids
-    ids="$(docker ps -q --filter "label=com.docker.compose.project=$1" "${@:2}")"
-    [ -n "$ids" ] || return 0
-    # shellcheck disable=SC2086 # one id per word
-    docker stop $ids > /dev/null
-    # shellcheck disable=SC2206
-    STOPPED+=($ids)
+    local id
+    for id in $(docker ps -q --filter "label=com.docker.compose.project=$1"); do
+        [ "$id" = "${2:-}" ] && continue
+        docker stop "$id" > /dev/null || die "could not stop $id of $1"
+        STOPPED+=("$id")
+    done
 }
-# The prelude's exit handler still runs after the stopped containers are started again.
-trap 'rc=$?; start_stopped; (exit $rc); on_exit' EXIT
+# A swap cut short leaves the path missing: the previous data goes back before anything else.
+undo_swap() { if [ -n "${swapping:-}" ] && [ ! -e "$ROOT$path" ] && [ -e "$ROOT$path.before-restore" ]; then mv "$ROOT$path.before-restore" "$ROOT$path"; fi; }
+# The prelude's exit handler still runs, after the stopped containers are started and the secrets removed.
+trap 'rc=$?; undo_swap; start_stopped; rm -rf "$STATE/restore-tmp" "${staging:-/nonexistent-demesne}"; (exit $rc); on_exit' EXIT
 
 # change
 case "$kind" in
     pgdump)
-        ctr="$(docker ps -q --filter "label=com.docker.compose.project=$a" --filter "label=com.docker.compose.service=$b" | head -n 1)"
-        [ -n "$ctr" ] || die "the $name database ($a/$b) is not running: apply the service first"
-        dump="$(mktemp)"
-        repo dump "$snapshot" "$path" > "$dump" 2> "$STATE/restore.err" || die "restic dump failed: $(tail -n 1 "$STATE/restore.err")"
+        IFS=$'\t' read -r _ _ _ project service user database <<< "$(param SOURCE)"
+        ctr="$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service" | head -n 1)"
+        [ -n "$ctr" ] || die "the $name database ($project/$service) is not running: apply the service first"
         # Everything else in the project stops while its database is replaced.
-        for id in $(docker ps -q --filter "label=com.docker.compose.project=$a"); do
-            [ "$id" = "$ctr" ] || { docker stop "$id" > /dev/null; STOPPED+=("$id"); }
-        done
-        docker exec -i "$ctr" pg_restore -U "$c" -d "$d" --clean --if-exists --single-transaction --no-owner < "$dump" ||
-            die "pg_restore into $name failed; the database is as it was (one transaction)"
-        rm -f "$dump" ;;
+        stop_project "$project" "$ctr"
+        repo dump "$snapshot" "$path" 2> "$err" |
+            docker exec -i "$ctr" pg_restore -U "$user" -d "$database" --clean --if-exists --single-transaction --no-owner ||
+            die "the restore of $name failed (restic: $(tail -n 1 "$err")); the database is as it was (one transaction)" ;;
     volume | path)
         [ "$a" = - ] || stop_project "$a"
-        staging="$(dirname "$ROOT$path")/.demesne-restore"
-        rm -rf "$staging"
-        repo restore "$snapshot" --target "$staging" --include "$path" > /dev/null 2> "$STATE/restore.err" ||
-            die "restic restore failed: $(tail -n 1 "$STATE/restore.err")"
+        staging="$(dirname "$ROOT$path")/.demesne-restore.$$"
+        repo restore "$snapshot" --target "$staging" --include "$path" > /dev/null 2> "$err" ||
+            die "restic restore failed: $(tail -n 1 "$err")"
         [ -e "$staging$path" ] || die "snapshot $snapshot holds nothing at $path"
-        rm -rf "$ROOT$path.before-restore"
-        if [ -e "$ROOT$path" ]; then mv "$ROOT$path" "$ROOT$path.before-restore"; fi
-        mv "$staging$path" "$ROOT$path"
-        rm -rf "$staging" ;;
+        if [ "$mode" = aside ]; then
+            rm -rf "$ROOT$path.restored"
+            mv "$staging$path" "$ROOT$path.restored"
+            log "restored $name beside the live copy, as $path.restored: take from it what this host needs"
+        else
+            [ -e "$ROOT$path" ] || [ ! -e "$ROOT$path.before-restore" ] ||
+                die "$path is missing and $path.before-restore holds the previous data: put it back first"
+            rm -rf "$ROOT$path.before-restore"
+            swapping=1
+            if [ -e "$ROOT$path" ]; then mv "$ROOT$path" "$ROOT$path.before-restore"; fi
+            mv "$staging$path" "$ROOT$path"
+            swapping=""
+        fi ;;
     *) die "unknown source kind '$kind'" ;;
 esac
 CHANGED=true
 start_stopped
-STOPPED=()
 
 # verify
 case "$kind" in
-    pgdump) docker exec "$ctr" psql -U "$c" -d "$d" -Atc 'select 1' > /dev/null || die "the restored $name database does not answer" ;;
-    *) [ -e "$ROOT$path" ] || die "$path is missing after the restore" ;;
+    pgdump) docker exec "$ctr" psql -U "$user" -d "$database" -Atc 'select 1' > /dev/null || die "the restored $name database does not answer" ;;
+    *) target="$path"; [ "$mode" != aside ] || target="$path.restored"
+       [ -e "$ROOT$target" ] || die "$target is missing after the restore" ;;
 esac
 install -d -m 0700 "$DONE_DIR"
 date -u +%Y-%m-%dT%H:%M:%SZ > "$mark"
