@@ -115,7 +115,7 @@ export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
         }, { dependsOn: [tailnet] }));
     }
     const services: Record<string, { host: string; ports: string[]; trustTier: string; personalData: boolean }> = {};
-    const serviceResources: Service[] = [];
+    const serviceByName = new Map<string, Service>();
     for (const sp of plan.services) {
         const svc = new Service(sp.service.name, {
             plan: sp,
@@ -125,14 +125,14 @@ export function buildProgram(cfg: StackConfig, opts: ProgramOptions) {
             context: plan.context,
         }, { dependsOn: [hosts.get(sp.service.host)?.ready].filter((r): r is pulumi.Resource => r !== undefined) });
         services[sp.service.name] = { host: sp.service.host, ports: svc.ports, trustTier: svc.trustTier, personalData: svc.personalData };
-        serviceResources.push(svc);
+        serviceByName.set(sp.service.name, svc);
     }
-    const byService = new Map(plan.services.map((sp, i) => [sp.service.name, serviceResources[i]]));
     for (const [hostName, steps] of plan.restores) {
         const host = hosts.get(hostName);
         for (const step of steps) {
-            // The restored data belongs to a running service (a database restores into its container).
-            const svc = byService.get(cfg.restores.find((r) => `${hostName}-restore-${r.service}` === step.name && r.host === hostName)?.service ?? "");
+            // The restored data belongs to a running service (a database restores into its container); a source
+            // named after its service waits for it.
+            const svc = serviceByName.get((step.approvalLayer ?? "").slice("restore-".length));
             // The snapshot's own host's password opens its repository.
             const secretParams = { REPOSITORY_PASSWORD: repositoryPassword(cfg, step.params.SOURCE_HOST as string) };
             new Actuator(step.name, { step, ssh: sshTargets.get(hostName) as SshTarget, context: plan.context, secretParams },
