@@ -19,7 +19,7 @@ import { openPostgres } from "../../state-model/db/postgres";
 import type { Store } from "../../state-model/db/store";
 import { recordBatch, sha256Hex } from "../../state-model/facts/writer";
 import type { BatchInput, FactOp } from "../../state-model/facts/types";
-import { asOf } from "../../state-model/queries";
+import { asOf, asOfWhere } from "../../state-model/queries";
 import { startPostgres } from "../helpers/postgres-server";
 
 const arg = (name: string, def: string) => {
@@ -157,7 +157,8 @@ async function bench(backend: string) {
     one.push(performance.now() - s);
     if (i < 40) {
       s = performance.now();
-      await store.query("SELECT count(*) FROM fact WHERE valid @> $1::timestamptz AND recorded @> now()", [validAt.toISOString()]);
+      // The whole fleet's as-of condition, as asOf() writes it (the ranges' containment on plain columns).
+      await store.query(`SELECT count(*) FROM fact f WHERE ${asOfWhere("f", "$1::timestamptz", "now()")}`, [validAt.toISOString()]);
       fleet.push(performance.now() - s);
     }
   }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../state-model/db/store";
 import { recordBatch, sha256Hex } from "../../state-model/facts/writer";
 import type { FactOp } from "../../state-model/facts/types";
-import { asOf } from "../../state-model/queries";
+import { asOf, asOfWhere } from "../../state-model/queries";
 import { BACKENDS, freshStore } from "../helpers/stores";
 
 /**
@@ -73,11 +73,14 @@ describe.each(BACKENDS)("as-of answers match a reference model on %s", (backend)
           snapshots.push({ knownAt: at.rows[0]!.t, cells });
         }
         for (const snap of snapshots) {
+          // Inside each cell, and at its first instant (where one piece ends and the next begins).
           for (let x = 0; x < GRID; x++) {
-            const rows = await asOf(store, { subject, validAt: new Date(BASE + x * 1000 + 500), knownAt: snap.knownAt });
-            const got = rows.find((f) => f.attribute === "state")?.value ?? null;
-            if (got !== snap.cells[x]) {
-              throw new Error(`after ${JSON.stringify(ops)}: at valid ${x} known ${snap.knownAt} store says ${JSON.stringify(got)}, model ${JSON.stringify(snap.cells[x])}`);
+            for (const into of [500, 0]) {
+              const rows = await asOf(store, { subject, validAt: new Date(BASE + x * 1000 + into), knownAt: snap.knownAt });
+              const got = rows.find((f) => f.attribute === "state")?.value ?? null;
+              if (got !== snap.cells[x]) {
+                throw new Error(`after ${JSON.stringify(ops)}: at valid ${x}+${into}ms known ${snap.knownAt} store says ${JSON.stringify(got)}, model ${JSON.stringify(snap.cells[x])}`);
+              }
             }
           }
         }
@@ -86,4 +89,18 @@ describe.each(BACKENDS)("as-of answers match a reference model on %s", (backend)
     );
     expect(run).toBeGreaterThan(0);
   }, 300_000);
+
+  it("the as-of condition on plain columns is the ranges' containment, at every stored row's own bounds", async () => {
+    // Each row is tested at its bounds and a microsecond before each, in valid and in recorded time: a strict
+    // comparison where a bound is inclusive (or the reverse) shows up here.
+    const r = await store.query<{ rows: number; differ: number }>(
+      `SELECT count(DISTINCT f.fact_id)::int AS rows,
+              count(*) FILTER (WHERE (f.valid @> v.t AND f.recorded @> k.t) IS DISTINCT FROM (${asOfWhere("f", "v.t", "k.t")}))::int AS differ
+         FROM fact f,
+              LATERAL (VALUES (f.valid_from), (f.valid_to), (f.valid_from - interval '1 microsecond'), (f.valid_to - interval '1 microsecond')) AS v(t),
+              LATERAL (VALUES (f.recorded_from), (f.recorded_to), (f.recorded_from - interval '1 microsecond'), (f.recorded_to - interval '1 microsecond'), (now())) AS k(t)`,
+    );
+    expect(r.rows[0]!.rows).toBeGreaterThan(0);
+    expect(r.rows[0]!.differ).toBe(0);
+  }, 60_000);
 });
