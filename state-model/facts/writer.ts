@@ -77,6 +77,8 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
       const r = redactSecrets(v, attribute);
       return mayNamePerson(r) ? pd.seal(r) : r;
     };
+    // Below, awaited only when there is something to wait for (an "@", a sealed value): three awaits per fact
+    // were a fifth of a 200,000-fact snapshot's time.
     const vIds: string[] = [];
     const vKinds: string[] = [];
     for (const v of input.vertices) {
@@ -87,14 +89,20 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
     // Group ops by fact identity, in input order.
     const groups = new Map<string, Group>();
     for (const o of input.ops) {
-      const subject = await id(o.subject);
-      const key = await id(o.key ?? "");
+      const s = id(o.subject);
+      const subject = typeof s === "string" ? s : await s;
+      const kv = id(o.key ?? "");
+      const key = typeof kv === "string" ? kv : await kv;
       const k = keyOf(subject, o.attribute, key);
       let g = groups.get(k);
       if (!g) groups.set(k, (g = { subject, attribute: o.attribute, key, ops: [] }));
-      if (o.op === "assert") g.ops.push({ op: "assert", at: o.at, value: await clean(o.value, o.attribute) });
-      else if (o.op === "retract") g.ops.push({ op: "retract", at: o.at });
-      else g.ops.push({ op: "correct", from: o.from, to: o.to, value: await clean(o.value, o.attribute) });
+      if (o.op === "retract") {
+        g.ops.push({ op: "retract", at: o.at });
+        continue;
+      }
+      const c = clean(o.value, o.attribute);
+      const value = c instanceof Promise ? await c : c;
+      g.ops.push(o.op === "assert" ? { op: "assert", at: o.at, value } : { op: "correct", from: o.from, to: o.to, value });
     }
     for (const g of groups.values()) {
       if (!declared.has(g.subject)) {

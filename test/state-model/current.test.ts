@@ -78,4 +78,27 @@ describe.each(BACKENDS)("reading current facts on %s", (backend) => {
     const r = await recordBatch(store, { ...fleet(at, () => "1", (h, f) => h === 5 && f === 7), ops: [{ subject: "host:c-5", attribute: "a-7", op: "retract", at }] });
     expect(r).toMatchObject({ factsAdded: 1, factsClosed: 1 });
   });
+
+  it("identities and values holding the batch's separators (\\x1e, \\x1f) read back exactly", async () => {
+    const at = T0 + 10_000_000;
+    const odd = (key: string, v: string): Group => ({ subject: "host:c-6", attribute: "pkg\x1fname", key, ops: [{ op: "assert", at, value: { v } }] });
+    const r = await recordBatch(store, {
+      kind: "test", inputSha256: sha256Hex(`odd-${Math.random()}`), complete: true, vertices: [{ id: "host:c-6", kind: "host" }],
+      ops: [
+        { subject: "host:c-6", attribute: "pkg\x1fname", key: "a\x1eb", op: "assert", at: T0, value: { v: "x\x1ey\x1f" } },
+        { subject: "host:c-6", attribute: "pkg\x1fname", key: "a", op: "assert", at: T0, value: { v: "b" } },
+      ],
+    });
+    expect(r.factsAdded).toBe(2);
+    // Restating both settles both; "a" with the other's tail must not be taken for "a\x1eb".
+    const same = await store.transaction((tx) => readCurrent(tx, [odd("a\x1eb", "x\x1ey\x1f"), odd("a", "b"), group(6, 1, at, "1")]));
+    expect([...same.unchanged].sort()).toEqual([0, 1, 2]);
+    const changed = await store.transaction((tx) => readCurrent(tx, [odd("a\x1eb", "x\x1ey"), odd("a", "b\x1e"), group(6, 1, at, "2")]));
+    expect(changed.unchanged.size).toBe(0);
+    expect(changed.pieces.map((p) => p.map((x) => x.value))).toEqual([[{ v: "x\x1ey\x1f" }], [{ v: "b" }], [{ n: 1, v: "1" }]]);
+    // Without a separator in any identity the batch goes as one text: the same answers.
+    const plain = await store.transaction((tx) => readCurrent(tx, [group(6, 1, at, "1"), group(6, 2, at, "x\x1e")]));
+    expect([...plain.unchanged]).toEqual([0]);
+    expect(plain.pieces[1]!.map((x) => x.value)).toEqual([{ n: 2, v: "1" }]);
+  });
 });
