@@ -49,3 +49,12 @@ export function time(p: Parsed, name: string): Date | undefined {
   if (typeof t !== "number") throw new UsageError(`--${name}: '${esc(v.slice(0, 64))}' is ${t.error}; use e.g. 2026-11-24T12:00:00Z, 2026-11-24 or now`);
   return new Date(t);
 }
+
+/** A whole-number flag within [min, max]; the error names the flag. */
+export function int(p: Parsed, name: string, min: number, max: number): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const n = /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name}: '${esc(v.slice(0, 32))}' is not a whole number from ${min} to ${max}`);
+  return n;
+}

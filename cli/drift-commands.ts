@@ -10,8 +10,9 @@ import { computeDrift, hostState, recordFindings, type ConvergeContext, type Fin
 import { DEFAULT_IGNORE_FILE, loadIgnoreRules } from "../state-model/drift/ignore";
 import { checkNesting } from "../state-model/ingest/parse";
 import { decodeUtf8, DEFAULT_MAX_BYTES, readInputFile } from "../state-model/ingest/read";
-import { probeHost, recordObservation, type HostObservation, type ObserveTarget } from "../state-model/observe/observe";
-import { str, type Parsed } from "./args";
+import { DEFAULT_CONCURRENCY, DEFAULT_HOST_TIMEOUT_SECONDS, MAX_CONCURRENCY, observeFleet, progressStep } from "../state-model/observe/fleet";
+import { recordObservation, type HostObservation, type ObserveTarget } from "../state-model/observe/observe";
+import { int, str, type Parsed } from "./args";
 import { EXIT, UsageError } from "./exit";
 import { esc, shown } from "./escape";
 import { note, table, type Output } from "./output";
@@ -58,37 +59,42 @@ function targetsOf(stack: Stack, hosts: string[]): ObserveTarget[] {
   });
 }
 
-export async function observe(p: Parsed, out: Output, store: Store, actor: string): Promise<{ code: number; observations: HostObservation[] }> {
+/** What the audit entry keeps of each host's observation. */
+export type ObservedHost = Pick<HostObservation, "host" | "reachable" | "outputSha256">;
+
+/** observe's flags, declared here beside the code that reads them. */
+export const OBSERVE_VALUED = ["stack", "host", "identity", "actor", "concurrency", "host-timeout"];
+
+export async function observe(p: Parsed, out: Output, store: Store, actor: string): Promise<{ code: number; observations: ObservedHost[] }> {
   const stack = stackOf(p);
   const identity = str(p, "identity") ?? process.env.DEMESNE_OBSERVER_KEY;
   if (!identity) throw new UsageError("the observer's private key is needed: --identity FILE or DEMESNE_OBSERVER_KEY");
   if (!existsSync(identity)) throw new UsageError(`--identity ${identity}: no such file`);
   const targets = targetsOf(stack, hostsOf(p, stack));
+  const concurrency = int(p, "concurrency", 1, MAX_CONCURRENCY) ?? DEFAULT_CONCURRENCY;
+  const timeoutMs = (int(p, "host-timeout", 1, 86_400) ?? DEFAULT_HOST_TIMEOUT_SECONDS) * 1000;
   const rows: Record<string, unknown>[] = [];
-  const observations: HostObservation[] = [];
-  let n = 0;
-  // Hosts in parallel, a few at a time: each is one SSH connection running the whole catalogue.
-  const queue = [...targets];
-  const worker = async () => {
-    for (let t = queue.shift(); t; t = queue.shift()) {
-      const o = await probeHost(t, { identity });
-      const r = await recordObservation(store, o, actor);
-      observations.push(o);
-      n += 1;
-      note(shown`observed ${t.name} (${n}/${targets.length})` + (o.reachable ? "" : shown`: unreachable: ${o.error}`));
-      rows.push({
-        host: t.name,
-        reachable: o.reachable,
-        probes: o.results.filter((x) => x.status === "ok").length,
-        unavailable: o.results.filter((x) => x.status === "unavailable").map((x) => x.probe).join(",") || "-",
-        failed: o.results.filter((x) => x.status === "failed").map((x) => `${x.probe} (${x.error})`).join(",") || "-",
-        facts: o.results.reduce((s, x) => s + x.facts.length, 0),
-        changed: r.factsAdded + r.factsClosed,
-        error: o.error ?? null,
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, targets.length) }, worker));
+  // What the audit entry names per host; the observation itself is let go once recorded.
+  const observations: ObservedHost[] = [];
+  const step = progressStep(targets.length);
+  const started = Date.now();
+  // Each host is one SSH connection running the whole catalogue; its slot is held until it is recorded.
+  await observeFleet(targets, { identity, timeoutMs, concurrency }, async (o, n) => {
+    const r = await recordObservation(store, o, actor);
+    observations.push({ host: o.host, reachable: o.reachable, outputSha256: o.outputSha256 });
+    if (!o.reachable) note(shown`observed ${o.host} (${n}/${targets.length}): unreachable: ${o.error}`);
+    else if (n % step === 0 || n === targets.length) note(step === 1 ? shown`observed ${o.host} (${n}/${targets.length})` : `observed ${n}/${targets.length} hosts (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    rows.push({
+      host: o.host,
+      reachable: o.reachable,
+      probes: o.results.filter((x) => x.status === "ok").length,
+      unavailable: o.results.filter((x) => x.status === "unavailable").map((x) => x.probe).join(",") || "-",
+      failed: o.results.filter((x) => x.status === "failed").map((x) => `${x.probe} (${x.error})`).join(",") || "-",
+      facts: o.results.reduce((s, x) => s + x.facts.length, 0),
+      changed: r.factsAdded + r.factsClosed,
+      error: o.error ?? null,
+    });
+  });
   rows.sort((a, b) => String(a.host).localeCompare(String(b.host)));
   if (out.json) out.data({ stack: stack.name, hosts: rows });
   else out.line(table(rows, ["host", "reachable", "probes", "unavailable", "failed", "facts", "changed"]));

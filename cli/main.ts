@@ -14,7 +14,7 @@ import { checkNesting, KINDS, type Kind } from "../state-model/ingest/parse";
 import { decodeUtf8, DEFAULT_MAX_BYTES, parseSize, readInputFile, readInputStream } from "../state-model/ingest/read";
 import { asOf, changes, historyAt } from "../state-model/queries";
 import { parseArgs, str, time, type Parsed } from "./args";
-import { bless, drift, observe } from "./drift-commands";
+import { bless, drift, observe, OBSERVE_VALUED } from "./drift-commands";
 import { apply, approve, plan } from "./apply-commands";
 import { backupStatus, restore } from "./backup-commands";
 import { mcp, MCP_BOOLEANS, MCP_VALUED } from "./mcp-command";
@@ -30,7 +30,7 @@ const USAGE = `usage: demesne <command> [options] [--json]
   changes --from T1 --to T2 [--known-at T]
   correct <subject> <attr> <value-json> --actor A --reason R [--key K] [--valid-from T] [--valid-to T]
   erase <data-subject> --actor A --reason R
-  observe          [--stack S] [--host H,…] [--identity KEY]   (read-only probes over SSH as the observer)
+  observe          [--stack S] [--host H,…] [--identity KEY] [--concurrency N] [--host-timeout SECONDS]   (read-only probes over SSH as the observer)
   drift            [--stack S] [--host H,…] [--against desired|applied|plan:FILE|baseline:NAME] [--ignore FILE]
   baseline bless NAME [--stack S] [--host H,…] [--reason R]
   plan             [--stack S] [--layer HOST/LAYER,… [--replace]] [--target URN,…] [--plan-file FILE]   (the preview with the policy pack, saved and classified)
@@ -205,7 +205,7 @@ const commands: Record<string, { valued: string[]; booleans?: string[]; run: Han
   },
   // Each command takes exactly the flags it reads: a flag that would be ignored is refused as unknown.
   observe: {
-    valued: ["stack", "host", "identity", "actor"],
+    valued: OBSERVE_VALUED,
     run: (p, out) =>
       withStore(async (store) => {
         const { code, observations } = await observe(p, out, store, actorOf(p));

@@ -1,7 +1,6 @@
 // `demesne observe`: run the probe catalogue on each host over SSH as the observer, and record what was
 // seen as facts of the host, valid from the time of observation. Read-only by construction: the client
 // sends `all`, and the host's forced command decides what runs (components/model/observer.ts).
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -10,6 +9,7 @@ import type { Store } from "../db/store";
 import type { FactOp } from "../facts/types";
 import { recordBatch, sha256Hex } from "../facts/writer";
 import { parseObserveOutput, PROBE_ATTRIBUTES, type ProbeResult } from "./parse";
+import { runSsh, type SshRun } from "./ssh-run";
 
 export interface ObserveTarget {
   name: string;
@@ -39,30 +39,33 @@ export interface ProbeOptions {
   connectTimeoutSeconds?: number;
   /** Whole-run limit per host. */
   timeoutMs?: number;
+  /** Where to write the host's known_hosts file (a fleet's one directory); default a directory of its own. */
+  knownHostsDir?: string;
+  /** Runs ssh (a fleet's launcher process); default from this process. */
+  run?: (args: string[], limitMs: number) => Promise<SshRun>;
 }
+
+let knownHostsSeq = 0;
 
 /** Runs the catalogue on one host. Never throws for the host's sake: unreachable is an observation. */
 export async function probeHost(t: ObserveTarget, opts: ProbeOptions): Promise<HostObservation> {
   const at = Date.now();
-  const dir = mkdtempSync(path.join(tmpdir(), "demesne-observe-"));
+  const limitMs = opts.timeoutMs ?? 60_000;
+  const dir = opts.knownHostsDir ?? mkdtempSync(path.join(tmpdir(), "demesne-observe-"));
+  const knownHosts = path.join(dir, `known_hosts.${knownHostsSeq++}`);
   try {
-    const knownHosts = path.join(dir, "known_hosts");
     const hostId = t.port === 22 ? t.address : `[${t.address}]:${t.port}`;
     writeFileSync(knownHosts, `${hostId} ${t.hostKey.trim()}\n`);
     const args = [
       "-i", opts.identity, "-p", String(t.port), "-T",
       "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
       "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", `ConnectTimeout=${opts.connectTimeoutSeconds ?? 5}`, "-o", "LogLevel=ERROR",
+      "-o", `ConnectTimeout=${opts.connectTimeoutSeconds ?? Math.max(1, Math.min(5, Math.ceil(limitMs / 1000)))}`, "-o", "LogLevel=ERROR",
       "-F", "/dev/null", `${t.user ?? OBSERVER_USER}@${t.address}`, "all",
     ];
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile("ssh", args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as NodeJS.ErrnoException).code === "number" ? Number((err as NodeJS.ErrnoException).code) : 255) : 0;
-        resolve({ code, stdout, stderr: err && !stderr ? (err as Error).message : stderr });
-      });
-    });
+    const r = await (opts.run ?? runSsh)(args, limitMs);
     const outputSha256 = sha256Hex(`${t.name}\n${at}\n${r.stdout}`);
+    if (r.timedOut) return { host: t.name, at, reachable: false, error: `no answer within ${limitMs / 1000} s`, results: [], outputSha256 };
     if (r.code !== 0) {
       const why = r.stderr.split("\n").map((l) => l.trim()).filter(Boolean).pop() ?? `ssh exited ${r.code}`;
       return { host: t.name, at, reachable: false, error: why, results: [], outputSha256 };
@@ -73,7 +76,8 @@ export async function probeHost(t: ObserveTarget, opts: ProbeOptions): Promise<H
       return { host: t.name, at, reachable: false, error: (e as Error).message, results: [], outputSha256 };
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (opts.knownHostsDir) rmSync(knownHosts, { force: true });
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -1,12 +1,14 @@
 /**
- * `npm run bench:drift` (also part of `npm run bench`): `demesne observe` + `demesne drift` for 1, 10 and
- * 50 simulated hosts — one sandboxed test host configured by the baseline layer, with one sshd per
- * simulated host on its own port. Prints time per host and its ratio to the one-host run, measured side
- * by side in this run (no absolute gate). Needs root (network namespace, overlay).
- * Options: --sizes 1,10,50
+ * `npm run bench:drift` (also part of `npm run bench`): `demesne observe` + `demesne drift` for 1, 100 and
+ * 1,000 simulated hosts — one sandboxed test host configured by the baseline layer, with one sshd per
+ * simulated host on its own port. Prints the whole run's wall time and the time per host, each as a ratio to
+ * the one-host run measured side by side in this run (no absolute gate), and each process's peak RSS and CPU.
+ * Needs root (network namespace, overlay). What the time goes to: adr/0021.
+ * Options: --sizes 1,100,1000  --concurrency N[,N…] (observe's; default its own; a list also times the largest
+ * size's observe at each)  --cpu-prof DIR (profiles the largest size's observe and drift into DIR)
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
@@ -16,10 +18,22 @@ const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1]! : def;
 };
-const SIZES = arg("sizes", "1,10,50").split(",").map(Number);
+const SIZES = arg("sizes", "1,100,1000").split(",").map(Number);
 const NAME = "bench-drift";
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const BIN = path.join(__dirname, "..", "..", "bin", "demesne.js");
+// A list sweeps: the rows use the first, and the largest size's observe is timed again at each.
+const CONCURRENCY = arg("concurrency", "").split(",").filter(Boolean);
+const CPU_PROF = arg("cpu-prof", "");
+// Loaded into each timed CLI process: its own peak RSS and CPU time, written as it exits.
+const RUSAGE_HOOK = `process.on("exit", () => require("node:fs").writeFileSync(process.env.BENCH_RUSAGE_FILE, JSON.stringify(process.resourceUsage())));`;
+
+interface Run {
+  ms: number;
+  /** Peak resident set of the CLI process (its ssh clients are processes of their own). */
+  maxRssMiB: number;
+  cpuMs: number;
+}
 
 async function main() {
   const work = mkdtempSync(path.join(tmpdir(), "demesne-bench-drift-"));
@@ -32,38 +46,69 @@ async function main() {
     await runLayer(host, "baseline", layerParams(file, "one", "sim-0")("baseline"));
     const max = Math.max(...SIZES);
     log(`starting ${max} sshd instances on ports 2201-${2200 + max}…`);
-    const started = await host.exec(`for p in $(seq 2201 ${2200 + max}); do /usr/sbin/sshd -p "$p" -o PidFile=/run/sshd-$p.pid || exit 1; done`);
+    // One connection at a time per instance, so sshd's MaxStartups never refuses one; each daemon holds a
+    // handful of descriptors and a few MiB, well within the host's limits (1,000 of them: about a minute).
+    const started = await host.exec(
+      `for p in $(seq 2201 ${2200 + max}); do /usr/sbin/sshd -p "$p" -o PidFile=/run/sshd-$p.pid || exit 1; done`,
+      { timeoutMs: 900_000 },
+    );
     if (started.code !== 0) throw new Error(`extra sshd instances: ${started.stderr}`);
 
     const env = { ...process.env, DEMESNE_STATE_DIR: path.join(work, "state"), DATABASE_URL: "", DEMESNE_ACTOR: "bench" };
-    const run = (args: string[]) => {
+    const hook = path.join(work, "rusage.cjs");
+    writeFileSync(hook, RUSAGE_HOOK);
+    const usageFile = path.join(work, "rusage.json");
+    const run = (args: string[], profile = false): Run => {
+      const node = ["--require", hook, ...(profile ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : [])];
       const t = process.hrtime.bigint();
       try {
-        execFileSync(process.execPath, [BIN, ...args], { cwd: work, env, stdio: ["ignore", "ignore", "pipe"] });
+        execFileSync(process.execPath, [...node, BIN, ...args], { cwd: work, env: { ...env, BENCH_RUSAGE_FILE: usageFile }, stdio: ["ignore", "ignore", "pipe"], maxBuffer: 64 * 1024 * 1024 });
       } catch (e) {
         // drift exits 1 when it finds drift; anything else is a failed run
         if ((e as { status?: number }).status !== 1) throw e;
       }
-      return Number(process.hrtime.bigint() - t) / 1e6;
+      const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      const u = JSON.parse(readFileSync(usageFile, "utf8")) as NodeJS.ResourceUsage;
+      return { ms, maxRssMiB: u.maxRSS / 1024, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 };
     };
-    const rows: { hosts: number; observeMs: number; driftMs: number; perHostMs: number }[] = [];
+    const rows: { hosts: number; first: Run; observe: Run; drift: Run; wallMs: number; perHostMs: number }[] = [];
     for (const n of SIZES) {
       const stack = `sim${n}`;
       writeStackFile(work, stack, Array.from({ length: n }, (_, i) => ({ name: `sim-${i}`, sshPort: 2201 + i, ...base })), opts);
-      run(["observe", "--stack", stack, "--identity", observer.key]); // warm: first observation records everything
-      const observeMs = run(["observe", "--stack", stack, "--identity", observer.key]);
-      const driftMs = run(["drift", "--stack", stack]);
-      rows.push({ hosts: n, observeMs, driftMs, perHostMs: (observeMs + driftMs) / n });
-      log(`${n} hosts: observe ${observeMs.toFixed(0)} ms, drift ${driftMs.toFixed(0)} ms`);
+      const observeArgs = ["observe", "--stack", stack, "--identity", observer.key, ...(CONCURRENCY[0] ? ["--concurrency", CONCURRENCY[0]] : [])];
+      const profile = CPU_PROF !== "" && n === max;
+      const first = run(observeArgs); // the first observation records everything
+      const observe = run(observeArgs, profile);
+      const drift = run(["drift", "--stack", stack], profile);
+      const wallMs = observe.ms + drift.ms;
+      rows.push({ hosts: n, first, observe, drift, wallMs, perHostMs: wallMs / n });
+      log(`${n} hosts: first observe ${first.ms.toFixed(0)} ms, observe ${observe.ms.toFixed(0)} ms, drift ${drift.ms.toFixed(0)} ms`);
     }
     const one = rows.find((r) => r.hosts === Math.min(...SIZES))!;
-    console.log("\nobserve + drift (second observation; one sshd per simulated host, 8 hosts observed at a time)");
-    // Marginal: what each host beyond the smallest run adds (start-up of the CLI and its store is paid once).
-    console.log("hosts  observe ms  drift ms  per host ms  per host vs smallest  marginal ms/host");
+    const conc = CONCURRENCY[0] ?? "the CLI's default";
+    console.log(`\nobserve + drift (second observation; one sshd per simulated host; concurrency ${conc})`);
+    // Wall = observe + drift, the second observation (the steady state). Ratios are to the smallest run, measured
+    // in this run. Peak RSS and CPU are each CLI process's own (not its ssh clients', nor the simulated hosts').
+    const cols = ["hosts", "first obs s", "observe s", "drift s", "wall s", "wall vs 1", "per host ms", "per host vs 1", "obs RSS MiB", "drift RSS MiB", "obs CPU s", "drift CPU s"];
+    console.log(cols.join("  "));
+    const cell = (v: string, i: number) => v.padStart(cols[i]!.length);
     for (const r of rows) {
-      const marginal = r.hosts > one.hosts ? ((r.observeMs + r.driftMs - one.observeMs - one.driftMs) / (r.hosts - one.hosts)).toFixed(1) : "-";
-      console.log(`${String(r.hosts).padStart(5)}  ${r.observeMs.toFixed(0).padStart(10)}  ${r.driftMs.toFixed(0).padStart(8)}  ${r.perHostMs.toFixed(0).padStart(11)}  ${(r.perHostMs / one.perHostMs).toFixed(2).padStart(20)}  ${marginal.padStart(16)}`);
+      const s = (ms: number) => (ms / 1000).toFixed(1);
+      console.log([
+        String(r.hosts), s(r.first.ms), s(r.observe.ms), s(r.drift.ms), s(r.wallMs), (r.wallMs / one.wallMs).toFixed(2),
+        r.perHostMs.toFixed(1), (r.perHostMs / one.perHostMs).toFixed(3), r.observe.maxRssMiB.toFixed(0), r.drift.maxRssMiB.toFixed(0),
+        s(r.observe.cpuMs), s(r.drift.cpuMs),
+      ].map(cell).join("  "));
     }
+    if (CONCURRENCY.length > 1) {
+      console.log(`\nobserve of ${max} hosts at each concurrency (second and later observations)`);
+      console.log("concurrency  observe s  obs CPU s  obs RSS MiB");
+      for (const c of CONCURRENCY) {
+        const r = run(["observe", "--stack", `sim${max}`, "--identity", observer.key, "--concurrency", c]);
+        console.log(`${c.padStart(11)}  ${(r.ms / 1000).toFixed(1).padStart(9)}  ${(r.cpuMs / 1000).toFixed(1).padStart(9)}  ${r.maxRssMiB.toFixed(0).padStart(11)}`);
+      }
+    }
+    if (CPU_PROF) log(`profiles of the ${max}-host observe and drift: ${CPU_PROF}`);
   } finally {
     await host.stop();
     rmSync(work, { recursive: true, force: true });
