@@ -1,4 +1,5 @@
 import type { Queryable } from "../db/store";
+import { rowsParam } from "./rows-param";
 import type { Op, Piece } from "./timeline";
 
 /** A stored piece of a fact's current history, with its row id (to supersede it) and when it was recorded (ms). */
@@ -51,7 +52,13 @@ export async function readCurrent(
     was = r.rows[0]!.v;
     await setAll(["off", "off", "64MB"]);
   }
-  const { source, params } = batchInput(groups, probe);
+  const { from: source, params } = rowsParam([
+    { name: "s", type: "text", values: groups.map((g) => g.subject) },
+    { name: "a", type: "text", values: groups.map((g) => g.attribute) },
+    { name: "v", type: "text", values: groups.map((g) => g.key) },
+    { name: "at", type: "float8", values: probe.map((o) => (o?.op === "assert" ? o.at : null)) },
+    { name: "val", type: "jsonb", values: probe.map((o) => (o?.op === "assert" ? JSON.stringify(o.value ?? null) : null)) },
+  ], "k");
   // Settled facts come back as one array of their positions (and none of their pieces: half the fleet's facts
   // have two current pieces, and decoding the one that did not match was a third of a snapshot's read); the
   // rest as their current pieces.
@@ -79,41 +86,3 @@ export async function readCurrent(
   return { pieces, unchanged, scanned: scan };
 }
 
-const FIELD = "\x1f";
-const LINE = "\x1e";
-const SEPARATOR = /[\x1e\x1f]/;
-
-/**
- * The batch's facts as the query's rows k(s, a, v, at, val, ord). Sent as one text of lines, split by the
- * server: five arrays of 200,000 elements cost more to quote, send and parse than the join that used them
- * (ADR 0021). A value's JSON cannot hold a raw control character; an identity that holds a separator goes the
- * slower way, as arrays.
- */
-function batchInput(groups: Group[], probe: (Op | undefined)[]): { source: string; params: unknown[] } {
-  const at = (o: Op | undefined) => (o?.op === "assert" ? o.at : null);
-  const val = (o: Op | undefined) => (o?.op === "assert" ? (o.value ?? null) : null);
-  if (groups.every((g) => !SEPARATOR.test(g.subject) && !SEPARATOR.test(g.attribute) && !SEPARATOR.test(g.key))) {
-    const lines = groups.map((g, i) => {
-      const o = probe[i];
-      return `${g.subject}${FIELD}${g.attribute}${FIELD}${g.key}${FIELD}${at(o) ?? ""}${FIELD}${o ? JSON.stringify(val(o)) : ""}`;
-    });
-    const f = (n: number) => `split_part(l, E'\\x1f', ${n})`;
-    return {
-      source: `(SELECT ${f(1)} AS s, ${f(2)} AS a, ${f(3)} AS v, nullif(${f(4)}, '')::float8 AS at, nullif(${f(5)}, '')::jsonb AS val, ord
-                  FROM string_to_table($1::text, E'\\x1e') WITH ORDINALITY AS x(l, ord)) AS k`,
-      params: [lines.join(LINE)],
-    };
-  }
-  return {
-    source: `ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::float8[]), jsonb_array_elements($5::jsonb))
-               WITH ORDINALITY AS k(s, a, v, at, val, ord)`,
-    params: [
-      groups.map((g) => g.subject),
-      groups.map((g) => g.attribute),
-      groups.map((g) => g.key),
-      probe.map(at),
-      // One JSON document rather than an array of JSON texts: no quoting per value on either side.
-      JSON.stringify(probe.map(val)),
-    ],
-  };
-}

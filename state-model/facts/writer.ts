@@ -4,6 +4,7 @@ import { addedLine, batchLine, BIND_ACTION, canonicalValue, closedLine, digestOf
 import { PersonalData, dataSubjectOf, mayNamePerson } from "./personal";
 import { redactSecrets } from "./redact";
 import { readCurrent, type Group } from "./current";
+import { rowsParam } from "./rows-param";
 import { applyOps, diffPieces } from "./timeline";
 import type { BatchInput, BatchResult } from "./types";
 
@@ -177,11 +178,19 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
     }
     for (let i = 0; i < add.s.length; i += CHUNK) {
       const sl = <T>(a: T[]) => a.slice(i, i + CHUNK);
+      const rows = rowsParam([
+        { name: "s", type: "text", values: sl(add.s) },
+        { name: "a", type: "text", values: sl(add.a) },
+        { name: "k", type: "text", values: sl(add.k) },
+        { name: "v", type: "jsonb", values: sl(add.v) },
+        { name: "f", type: "float8", values: sl(add.f) },
+        { name: "t", type: "float8", values: sl(add.t) },
+      ], "x", 4);
       await tx.query(
         `INSERT INTO fact (subject, attribute, value_key, value, valid_from, valid_to, batch, actor, reason)
-         SELECT s, a, k, v::jsonb, to_timestamp(f / 1000.0), coalesce(to_timestamp(t / 1000.0), 'infinity'), $7, $8, $9
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[]) AS x(s, a, k, v, f, t)`,
-        [sl(add.s), sl(add.a), sl(add.k), sl(add.v), sl(add.f), sl(add.t), batchId, input.actor ?? null, input.reason ?? null],
+         SELECT s, a, k, v, to_timestamp(f / 1000.0), coalesce(to_timestamp(t / 1000.0), 'infinity'), $1, $2, $3
+           FROM ${rows.from} ORDER BY ord`,
+        [batchId, input.actor ?? null, input.reason ?? null, ...rows.params],
       );
     }
     // Statistics keep as-of by subject on the subject index; the function analyzes only when they are stale.
