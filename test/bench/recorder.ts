@@ -186,13 +186,18 @@ async function bench(backend: string) {
       fleet.push(performance.now() - s);
     }
   }
+  // The issue's yardstick for a snapshot: reading the current facts once (the whole fleet as of now).
+  const rs = performance.now();
+  const current = await asOf(store, {});
+  const readOnceMs = performance.now() - rs;
+  log(`[${backend}]   whole fleet as of now: ${current.length} facts in ${readOnceMs.toFixed(0)} ms`);
   const admin = await openAdmin();
   const { raw: rawRate, floor: floorRate, transport } = await rawInsert(admin, Math.min(facts, HOSTS * FACTS));
   await admin.close();
   if (backend === "postgres") await store.close();
   pgStop?.();
   return {
-    backend, facts, ingestRate, snapshotRate, rawRate, floorRate, transport, one, fleet,
+    backend, facts, ingestRate, snapshotRate, rawRate, floorRate, transport, one, fleet, readOnceMs, snapshotEachMs: snapshotMs / SNAPSHOTS,
     breakdown: { ingest: { ms: ingestMs, t: ingestT.timings }, snapshot: { ms: snapshotMs, t: snapT.timings } },
   };
 }
@@ -213,6 +218,7 @@ async function bench(backend: string) {
   console.log("ingest/raw: rows the recorder writes per second (constraint, guards, history) over a plain bulk insert of the same rows;");
   console.log("snapshot/raw: facts of a whole-fleet snapshot recorded per second (5 % changed) over the same plain insert rate.");
   console.log("floor/raw: the same rows into fact's shape with only its exclusion constraint: the most any ingest with it can reach.");
+  console.log(`a whole-fleet snapshot takes ${results.map((r) => `${f(r.snapshotEachMs / r.readOnceMs)}× (${r.backend})`).join(", ")} the time of reading the current facts once (asOf of the whole fleet).`);
   console.log(`raw sends its rows as arrays; sent as one text of lines, as the recorder sends its own, it is faster by ${results.map((r) => `${f(r.transport)}× (${r.backend})`).join(", ")}.`);
   for (const r of results) {
     for (const [phase, b] of Object.entries(r.breakdown)) console.log(breakdownLine(r.backend, phase, b.ms, b.t));
