@@ -9,8 +9,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
+import { OBSERVE_SCRIPT_PATH, OBSERVER_USER } from "../../components/model/observer";
 import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
 import { startTestHost } from "../helpers/test-host";
 
@@ -46,32 +47,47 @@ async function main() {
     await runLayer(host, "baseline", layerParams(file, "one", "sim-0")("baseline"));
     const max = Math.max(...SIZES);
     log(`starting ${max} sshd instances on ports 2201-${2200 + max}…`);
-    // One connection at a time per instance, so sshd's MaxStartups never refuses one; each daemon holds a
-    // handful of descriptors and a few MiB, well within the host's limits (1,000 of them: about a minute).
+    // The simulated hosts answer with one real observation of this host, recorded here once: each session is a
+    // real SSH connection, login and transfer of a real catalogue's output, but the probes' own work (which a real
+    // fleet does on each host, in parallel) is timed once below rather than paid 1,000 times on this machine's cores.
+    // Each instance listens on its own port besides the test host's own address (port 22, taken: logged, skipped). One connection
+    // at a time per instance, so MaxStartups never refuses one; 1,000 daemons take about a minute to start.
+    // Each run's observe must exit 0 (every host reached, every probe read): the bench fails otherwise.
     const started = await host.exec(
-      `for p in $(seq 2201 ${2200 + max}); do /usr/sbin/sshd -p "$p" -o PidFile=/run/sshd-$p.pid || exit 1; done`,
+      [
+        `mkdir -p /var/lib/demesne-sim && runuser -u ${OBSERVER_USER} -- env SSH_ORIGINAL_COMMAND=all ${OBSERVE_SCRIPT_PATH} > /var/lib/demesne-sim/observation`,
+        "chmod 0644 /var/lib/demesne-sim/observation",
+        `for p in $(seq 2201 ${2200 + max}); do /usr/sbin/sshd -o "ListenAddress=0.0.0.0:$p" -o PidFile=/run/sshd-$p.pid -o "ForceCommand=/bin/cat /var/lib/demesne-sim/observation" || exit 1; done`,
+      ].join(" && "),
       { timeoutMs: 900_000 },
     );
-    if (started.code !== 0) throw new Error(`extra sshd instances: ${started.stderr}`);
+    if (started.code !== 0) throw new Error(`extra sshd instances: ${started.stderr || started.stdout || `exit ${started.code}`}`);
 
     const env = { ...process.env, DEMESNE_STATE_DIR: path.join(work, "state"), DATABASE_URL: "", DEMESNE_ACTOR: "bench" };
     const hook = path.join(work, "rusage.cjs");
     writeFileSync(hook, RUSAGE_HOOK);
     const usageFile = path.join(work, "rusage.json");
-    const run = (args: string[], profile = false): Run => {
+    const run = (args: string[], profile = false, driftExit = false): Run => {
       const node = ["--require", hook, ...(profile ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : [])];
       const t = process.hrtime.bigint();
       try {
         execFileSync(process.execPath, [...node, BIN, ...args], { cwd: work, env: { ...env, BENCH_RUSAGE_FILE: usageFile }, stdio: ["ignore", "ignore", "pipe"], maxBuffer: 64 * 1024 * 1024 });
       } catch (e) {
-        // drift exits 1 when it finds drift; anything else is a failed run
-        if ((e as { status?: number }).status !== 1) throw e;
+        // drift exits 1 when it finds drift; anything else (an unreachable host, for observe) is a failed run
+        if (!driftExit || (e as { status?: number }).status !== 1) throw e;
       }
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       const u = JSON.parse(readFileSync(usageFile, "utf8")) as NodeJS.ResourceUsage;
       return { ms, maxRssMiB: u.maxRSS / 1024, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 };
     };
-    const rows: { hosts: number; first: Run; observe: Run; drift: Run; wallMs: number; perHostMs: number }[] = [];
+    // CPU one host spends running the probes themselves (bash's `time` counts the children it waited for), which
+    // a real fleet pays on each host in parallel: the simulated hosts replay its output instead (see above).
+    const probeCpu = await host.exec(
+      `TIMEFORMAT='%U %S'; { time (for i in 1 2 3 4 5; do runuser -u ${OBSERVER_USER} -- env SSH_ORIGINAL_COMMAND=all ${OBSERVE_SCRIPT_PATH} >/dev/null; done) ; } 2>&1`,
+    );
+    const [u, sy] = probeCpu.stdout.trim().split(/\s+/).map(Number);
+    const probeCpuMs = ((u! + sy!) * 1000) / 5;
+    const rows: { hosts: number; first: Run; observe: Run; drift: Run; wallMs: number; perHostMs: number; load: number }[] = [];
     for (const n of SIZES) {
       const stack = `sim${n}`;
       writeStackFile(work, stack, Array.from({ length: n }, (_, i) => ({ name: `sim-${i}`, sshPort: 2201 + i, ...base })), opts);
@@ -79,17 +95,19 @@ async function main() {
       const profile = CPU_PROF !== "" && n === max;
       const first = run(observeArgs); // the first observation records everything
       const observe = run(observeArgs, profile);
-      const drift = run(["drift", "--stack", stack], profile);
+      const drift = run(["drift", "--stack", stack], profile, true);
       const wallMs = observe.ms + drift.ms;
-      rows.push({ hosts: n, first, observe, drift, wallMs, perHostMs: wallMs / n });
+      rows.push({ hosts: n, first, observe, drift, wallMs, perHostMs: wallMs / n, load: loadavg()[0]! });
       log(`${n} hosts: first observe ${first.ms.toFixed(0)} ms, observe ${observe.ms.toFixed(0)} ms, drift ${drift.ms.toFixed(0)} ms`);
     }
     const one = rows.find((r) => r.hosts === Math.min(...SIZES))!;
     const conc = CONCURRENCY[0] ?? "the CLI's default";
     console.log(`\nobserve + drift (second observation; one sshd per simulated host; concurrency ${conc})`);
     // Wall = observe + drift, the second observation (the steady state). Ratios are to the smallest run, measured
-    // in this run. Peak RSS and CPU are each CLI process's own (not its ssh clients', nor the simulated hosts').
-    const cols = ["hosts", "first obs s", "observe s", "drift s", "wall s", "wall vs 1", "per host ms", "per host vs 1", "obs RSS MiB", "drift RSS MiB", "obs CPU s", "drift CPU s"];
+    // in this run. Peak RSS and CPU are each CLI process's own (not its ssh launcher's and clients'); probes' CPU is
+    // what running the real probes costs on that many hosts (each its own; not paid here); load is the machine's 1-minute load average after drift
+    // (other work on the machine slows every column alike).
+    const cols = ["hosts", "first obs s", "observe s", "drift s", "wall s", "wall vs 1", "per host ms", "per host vs 1", "obs RSS MiB", "drift RSS MiB", "obs CPU s", "drift CPU s", "probes' CPU s", "load"];
     console.log(cols.join("  "));
     const cell = (v: string, i: number) => v.padStart(cols[i]!.length);
     for (const r of rows) {
@@ -97,7 +115,7 @@ async function main() {
       console.log([
         String(r.hosts), s(r.first.ms), s(r.observe.ms), s(r.drift.ms), s(r.wallMs), (r.wallMs / one.wallMs).toFixed(2),
         r.perHostMs.toFixed(1), (r.perHostMs / one.perHostMs).toFixed(3), r.observe.maxRssMiB.toFixed(0), r.drift.maxRssMiB.toFixed(0),
-        s(r.observe.cpuMs), s(r.drift.cpuMs),
+        s(r.observe.cpuMs), s(r.drift.cpuMs), s(probeCpuMs * r.hosts), r.load.toFixed(1),
       ].map(cell).join("  "));
     }
     if (CONCURRENCY.length > 1) {
