@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { probeHost, type HostObservation, type ObserveTarget, type ProbeOptions } from "./observe";
 import { SshLauncher } from "./ssh-launcher";
 
-/** Sessions at a time when not told: the fastest of 4–64 at 1,000 hosts in `npm run bench:drift` (adr/0021). */
+/** Sessions at a time when not told (adr/0022: measured on the bench, reasoned for real fleets). */
 export const DEFAULT_CONCURRENCY = 32;
 export const MAX_CONCURRENCY = 256;
 /** Whole-run limit per host when not told: connect, run the catalogue, read its output. */

@@ -1,6 +1,6 @@
 // A small process that starts the ssh clients of a fleet observation. Starting a program forks the process that
 // asks: the CLI has the embedded store mapped (hundreds of MiB), and each fork of it took ~26 ms of its one
-// thread — at 1,000 hosts, 26 s of a 69 s observe (adr/0021). This process holds only Node and ssh-run.ts, so a
+// thread — at 1,000 hosts, 26 s of a 69 s observe (adr/0022). This process holds only Node and ssh-run.ts, so a
 // fork costs ~1 ms and none of it on the CLI's thread. It runs nothing but `ssh` with the arguments it is sent.
 import { fork, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";

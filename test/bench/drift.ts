@@ -3,7 +3,7 @@
  * 1,000 simulated hosts — one sandboxed test host configured by the baseline layer, with one sshd per
  * simulated host on its own port. Prints the whole run's wall time and the time per host, each as a ratio to
  * the one-host run measured side by side in this run (no absolute gate), and each process's peak RSS and CPU.
- * Needs root (network namespace, overlay). What the time goes to: adr/0021.
+ * Needs root (network namespace, overlay). What the time goes to: adr/0022.
  * Options: --sizes 1,100,1000  --concurrency N[,N…] (observe's; default its own; a list also times the largest
  * size's observe at each)  --cpu-prof DIR (profiles the largest size's observe and drift into DIR)
  */
