@@ -1,7 +1,7 @@
 /**
  * Many rows as one query parameter. node-pg quotes every element of an array parameter in JavaScript and the
  * server parses it again; for 200,000 facts five arrays cost more than the join or insert that used them
- * (ADR 0021). The same rows as one text of lines (fields split by \x1f, lines by \x1e) are split by the
+ * (ADR 0023). The same rows as one text of lines (fields split by \x1f, lines by \x1e) are split by the
  * server in C. A JSON text never holds a raw control character; a text column whose values hold a separator
  * goes as arrays, as before.
  */
