@@ -18,11 +18,18 @@ export interface FactRow {
   reason: string | null;
 }
 
+const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+/** Fact f's four times as ISO-8601 text (an open end is NULL), in FactRow's order: one form for every read. */
+const TIMES = {
+  valid_from: `to_char(f.valid_from AT TIME ZONE 'UTC', ${ISO_MS})`,
+  valid_to: `CASE WHEN f.valid_to = 'infinity' THEN NULL ELSE to_char(f.valid_to AT TIME ZONE 'UTC', ${ISO_MS}) END`,
+  recorded_from: `to_char(f.recorded_from AT TIME ZONE 'UTC', ${ISO_US})`,
+  recorded_to: `CASE WHEN f.recorded_to = 'infinity' THEN NULL ELSE to_char(f.recorded_to AT TIME ZONE 'UTC', ${ISO_US}) END`,
+};
+
 const COLS = `f.subject, v.kind, f.attribute, f.value_key, f.value, f.batch, f.actor, f.reason,
-  to_char(f.valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS valid_from,
-  CASE WHEN f.valid_to = 'infinity' THEN NULL ELSE to_char(f.valid_to AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS valid_to,
-  to_char(f.recorded_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_from,
-  CASE WHEN f.recorded_to = 'infinity' THEN NULL ELSE to_char(f.recorded_to AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END AS recorded_to`;
+  ${Object.entries(TIMES).map(([name, expr]) => `${expr} AS ${name}`).join(",\n  ")}`;
 
 interface Raw {
   subject: string;
@@ -75,14 +82,8 @@ export function asOfWhere(f: string, validAt: string, knownAt: string): string {
   return `${f}.recorded_to > ${knownAt} AND ${f}.recorded_from <= ${knownAt} AND ${f}.valid_to > ${validAt} AND ${f}.valid_from <= ${validAt}`;
 }
 
-const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 /** One fact as a JSON array, in FactRow's order (after subject and kind). */
-const PIECE = `json_build_array(f.attribute, f.value_key, f.value, f.batch, f.actor, f.reason,
-  to_char(f.valid_from AT TIME ZONE 'UTC', ${ISO_MS}),
-  CASE WHEN f.valid_to = 'infinity' THEN NULL ELSE to_char(f.valid_to AT TIME ZONE 'UTC', ${ISO_MS}) END,
-  to_char(f.recorded_from AT TIME ZONE 'UTC', ${ISO_US}),
-  CASE WHEN f.recorded_to = 'infinity' THEN NULL ELSE to_char(f.recorded_to AT TIME ZONE 'UTC', ${ISO_US}) END)`;
+const PIECE = `json_build_array(f.attribute, f.value_key, f.value, f.batch, f.actor, f.reason, ${Object.values(TIMES).join(", ")})`;
 type Piece = [string, string, unknown, string, string | null, string | null, string, string | null, string, string | null];
 
 /**

@@ -85,4 +85,3 @@ export async function readCurrent(
   if (was) await setAll(was);
   return { pieces, unchanged, scanned: scan };
 }
-
