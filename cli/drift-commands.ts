@@ -6,7 +6,7 @@ import { loadStackFile, stackFilePath } from "../components/config/stack-file";
 import type { Store } from "../state-model/db/store";
 import { blessBaseline, desiredFromBaseline } from "../state-model/drift/baseline";
 import { desiredFromApplied, desiredFromConfig, desiredFromPlan, type DesiredState } from "../state-model/drift/desired";
-import { computeDrift, hostState, recordFindings, type ConvergeContext, type Finding } from "../state-model/drift/drift";
+import { computeDrift, hostStates, recordFindings, type ConvergeContext, type Finding } from "../state-model/drift/drift";
 import { DEFAULT_IGNORE_FILE, loadIgnoreRules } from "../state-model/drift/ignore";
 import { checkNesting } from "../state-model/ingest/parse";
 import { decodeUtf8, DEFAULT_MAX_BYTES, readInputFile } from "../state-model/ingest/read";
@@ -131,7 +131,7 @@ export async function drift(p: Parsed, out: Output, store: Store, actor: string)
   const against = str(p, "against") ?? "desired";
   const ignore = loadIgnoreRules(str(p, "ignore") ?? DEFAULT_IGNORE_FILE, p.flags.has("ignore"));
   const desired = await desiredOf(store, against, stack);
-  const states = await Promise.all(hosts.map((h) => hostState(store, h)));
+  const states = await hostStates(store, hosts);
   const report = computeDrift(desired, states, ignore, convergeContext(stack, against));
   const findings = await recordFindings(store, report, hosts, { actor });
   if (out.json) {

@@ -87,19 +87,20 @@ const PIECE = `json_build_array(f.attribute, f.value_key, f.value, f.batch, f.ac
 type Piece = [string, string, unknown, string, string | null, string | null, string, string | null, string, string | null];
 
 /**
- * The fleet (or one subject) as it was at valid time `validAt`, as the store knew it at `knownAt`.
+ * The fleet (or one subject, or a set of them) as it was at valid time `validAt`, as the store knew it at `knownAt`.
  * One subject is served by the subject index, the fleet by one scan. Each subject's facts come back as one
  * JSON array (one row per subject, not per fact): handing a row's fields to JavaScript, not finding the
  * rows, was most of a one-host query's time on the embedded store.
  */
-export async function asOf(db: Queryable, q: { subject?: string; kind?: string; validAt?: When; knownAt?: When }): Promise<FactRow[]> {
+export async function asOf(db: Queryable, q: { subject?: string; subjects?: readonly string[]; kind?: string; validAt?: When; knownAt?: When }): Promise<FactRow[]> {
   const r = await db.query<{ subject: string; kind: string; facts: Piece[] }>(
     `SELECT v.id AS subject, v.kind, json_agg(${PIECE} ORDER BY f.attribute, f.value_key) AS facts
        FROM fact f JOIN vertex v ON v.id = f.subject
       WHERE ${asOfWhere("f", "coalesce($1::timestamptz, now())", "coalesce($2::timestamptz, now())")}
         AND ($3::text IS NULL OR f.subject = $3) AND ($4::text IS NULL OR v.kind = $4)
+        AND ($5::text[] IS NULL OR f.subject = ANY ($5::text[]))
       GROUP BY v.id ORDER BY v.id`,
-    [ts(q.validAt), ts(q.knownAt), q.subject ?? null, q.kind ?? null],
+    [ts(q.validAt), ts(q.knownAt), q.subject ?? null, q.kind ?? null, q.subjects ? [...q.subjects] : null],
   );
   const rows: Raw[] = [];
   for (const { subject, kind, facts } of r.rows) {

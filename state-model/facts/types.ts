@@ -31,7 +31,16 @@ export interface BatchInput {
   actor?: string;
   reason?: string;
   /** A full snapshot (stack export): current subjects under this prefix that the batch lacks stop at `at`. */
-  retractMissing?: { subjectPrefix: string; at: number; /** only the subject itself */ exact?: boolean; /** only these attributes */ attributes?: string[] };
+  retractMissing?: {
+    subjectPrefix: string;
+    at: number;
+    /** only the subject itself */
+    exact?: boolean;
+    /** only these subjects, each one exactly (a fleet's findings in one batch) */
+    subjects?: string[];
+    /** only these attributes */
+    attributes?: string[];
+  };
 }
 
 export interface BatchResult {

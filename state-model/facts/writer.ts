@@ -126,12 +126,13 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
 
     if (input.retractMissing) {
       // Everything of the snapshot's scope that is true at its time but absent from it ends then.
-      const { subjectPrefix, at, exact, attributes } = input.retractMissing;
+      const { subjectPrefix, at, exact, subjects, attributes } = input.retractMissing;
       const gone = await tx.query<{ subject: string; attribute: string; value_key: string }>(
         `SELECT DISTINCT subject, attribute, value_key FROM fact
           WHERE recorded_to = 'infinity' AND starts_with(subject, $1) AND valid @> to_timestamp($2 / 1000.0)
-            AND ($3::boolean IS NOT TRUE OR subject = $1) AND ($4::text[] IS NULL OR attribute = ANY ($4::text[]))`,
-        [subjectPrefix, at, exact ?? false, attributes ?? null],
+            AND ($3::boolean IS NOT TRUE OR subject = $1) AND ($4::text[] IS NULL OR attribute = ANY ($4::text[]))
+            AND ($5::text[] IS NULL OR subject = ANY ($5::text[]))`,
+        [subjectPrefix, at, exact ?? false, attributes ?? null, subjects ?? null],
       );
       for (const r of gone.rows) {
         const k = keyOf(r.subject, r.attribute, r.value_key);
