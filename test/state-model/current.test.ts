@@ -8,10 +8,11 @@ import { BACKENDS, freshStore } from "../helpers/stores";
 
 /**
  * Reading what is known before a batch: a restated fact is settled in the database, a changed one comes
- * back with its pieces, and both plans (a probe per fact, one pass over the current rows) agree.
+ * back with its pieces, and the three plans (a probe per fact, a few subjects' current rows, one pass over
+ * the current rows) agree.
  */
 const T0 = Date.parse("2026-06-01T00:00:00Z");
-const HOSTS = 12;
+const HOSTS = 20;
 const FACTS = 100;
 
 function fleet(at: number, value: (h: number, f: number) => string, only?: (h: number, f: number) => boolean) {
@@ -43,14 +44,27 @@ describe.each(BACKENDS)("reading current facts on %s", (backend) => {
   }, 60_000);
   afterAll(async () => store?.close());
 
-  it("a few facts are probed one by one: the restated one is settled, the changed one comes back", async () => {
+  it("a few subjects' facts are read by subject: the restated one is settled, the changed one comes back", async () => {
     const at = T0 + 3_600_000;
     const res = await store.transaction((tx) => readCurrent(tx, [group(0, 1, at, "1"), group(0, 2, at, "2"), group(0, 3, T0 - 1, "1")]));
-    expect(res.scanned).toBe(false);
+    expect(res.plan).toBe("subjects");
     expect([...res.unchanged]).toEqual([0]);
     expect(res.pieces[1]).toEqual([expect.objectContaining({ from: T0, to: Infinity, value: { v: "1", n: 2 } })]);
     // Before the piece began: nothing holds that time, so the database cannot settle it.
     expect(res.pieces[2]).toHaveLength(1);
+  });
+
+  it("a few facts of many subjects are probed one by one, with the same answers", async () => {
+    const at = T0 + 3_600_000;
+    // Per host: one restated, one changed, one asked before its piece began.
+    const groups = Array.from({ length: HOSTS }, (_, h) => [group(h, 1, at, "1"), group(h, 2, at, "2"), group(h, 3, T0 - 1, "1")]).flat();
+    const res = await store.transaction((tx) => readCurrent(tx, groups));
+    expect(res.plan).toBe("probe");
+    expect([...res.unchanged].sort((a, b) => a - b)).toEqual(Array.from({ length: HOSTS }, (_, h) => 3 * h));
+    for (let h = 0; h < HOSTS; h++) {
+      expect(res.pieces[3 * h + 1]).toEqual([expect.objectContaining({ from: T0, to: Infinity, value: { v: "1", n: 2 } })]);
+      expect(res.pieces[3 * h + 2]).toHaveLength(1);
+    }
   });
 
   it("a whole-fleet snapshot is one pass: restated facts add nothing, the changed ones supersede", async () => {
@@ -58,7 +72,7 @@ describe.each(BACKENDS)("reading current facts on %s", (backend) => {
     const groups: Group[] = [];
     for (let h = 0; h < HOSTS; h++) for (let f = 0; f < FACTS; f++) groups.push(group(h, f, at, f % 25 === 0 ? "2" : "1"));
     const res = await store.transaction((tx) => readCurrent(tx, groups));
-    expect(res.scanned).toBe(true);
+    expect(res.plan).toBe("scan");
     expect(res.unchanged.size).toBe(HOSTS * (FACTS - 4));
 
     const r = await recordBatch(store, fleet(at, (_h, f) => (f % 25 === 0 ? "2" : "1")));
