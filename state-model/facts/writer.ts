@@ -125,26 +125,22 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
     }
 
     if (input.retractMissing) {
-      // Everything of the snapshot's scope that is true at its time but absent from it ends then. The batch's
-      // own facts are left out in the database: an observation restates hundreds of facts, and handing each
-      // back to JavaScript only to find it in the batch was a fifth of recording one (adr/0024).
+      // Everything of the snapshot's scope that is true at its time but absent from it ends then. The scope's
+      // identities come back as one JSON text, not a row each: an observation restates hundreds of facts, and
+      // a row apiece handed to JavaScript was a fifth of recording one (adr/0024).
       const { subjectPrefix, at, exact, subjects, attributes } = input.retractMissing;
-      const mine = [...groups.values()];
-      const batch = mine.length
-        ? rowsParam(["subject", "attribute", "key"].map((c) => ({ name: c.slice(0, 1), type: "text" as const, values: mine.map((g) => g[c as "subject"]) })), "b", 6)
-        : undefined;
-      const gone = await tx.query<{ subject: string; attribute: string; value_key: string }>(
-        `SELECT DISTINCT subject, attribute, value_key FROM fact f
-          WHERE recorded_to = 'infinity' AND starts_with(subject, $1) AND valid @> to_timestamp($2 / 1000.0)
-            AND ($3::boolean IS NOT TRUE OR subject = $1) AND ($4::text[] IS NULL OR attribute = ANY ($4::text[]))
-            AND ($5::text[] IS NULL OR subject = ANY ($5::text[]))
-            ${batch ? `AND NOT EXISTS (SELECT 1 FROM ${batch.from} WHERE b.s = f.subject AND b.a = f.attribute AND b.k = f.value_key)` : ""}`,
-        [subjectPrefix, at, exact ?? false, attributes ?? null, subjects ?? null, ...(batch?.params ?? [])],
+      const scope = await tx.query<{ ids: [string, string, string][] | null }>(
+        `SELECT json_agg(json_build_array(subject, attribute, value_key)) AS ids FROM (
+           SELECT DISTINCT subject, attribute, value_key FROM fact
+            WHERE recorded_to = 'infinity' AND starts_with(subject, $1) AND valid @> to_timestamp($2 / 1000.0)
+              AND ($3::boolean IS NOT TRUE OR subject = $1) AND ($4::text[] IS NULL OR attribute = ANY ($4::text[]))
+              AND ($5::text[] IS NULL OR subject = ANY ($5::text[]))) AS d`,
+        [subjectPrefix, at, exact ?? false, attributes ?? null, subjects ?? null],
       );
-      for (const r of gone.rows) {
-        const k = keyOf(r.subject, r.attribute, r.value_key);
+      for (const [subject, attribute, key] of scope.rows[0]?.ids ?? []) {
+        const k = keyOf(subject, attribute, key);
         if (groups.has(k)) continue;
-        groups.set(k, { subject: r.subject, attribute: r.attribute, key: r.value_key, ops: [{ op: "retract", at }] });
+        groups.set(k, { subject, attribute, key, ops: [{ op: "retract", at }] });
       }
     }
     const all = [...groups.values()];
