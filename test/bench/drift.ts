@@ -2,7 +2,8 @@
  * `npm run bench:drift` (also part of `npm run bench`): `demesne observe` + `demesne drift` for 1, 100 and
  * 1,000 simulated hosts — one sandboxed test host configured by the baseline layer, with one sshd per
  * simulated host on its own port. Prints the whole run's wall time and the time per host, each as a ratio to
- * the one-host run measured side by side in this run (no absolute gate), and each process's peak RSS and CPU.
+ * the one-host run measured side by side in this run (no absolute gate), each process's peak RSS and CPU, and
+ * the CPU the whole machine and the simulated hosts' sshd spent during observe (a real fleet pays the latter).
  * Needs root (network namespace, overlay). What the time goes to: adr/0022.
  * Options: --sizes 1,100,1000  --concurrency N[,N…] (observe's; default its own; a list also times the largest
  * size's observe at each)  --cpu-prof DIR (profiles the largest size's observe and drift into DIR)
@@ -34,7 +35,18 @@ interface Run {
   /** Peak resident set of the CLI process (its ssh clients are processes of their own). */
   maxRssMiB: number;
   cpuMs: number;
+  /** CPU the whole machine spent during the run (every process: the CLI, its ssh clients, the simulated hosts). */
+  machineCpuMs: number;
 }
+
+/** CPU time the whole machine has spent (all cores, user + system + softirq…), ms, from /proc/stat. */
+function machineCpuMs(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: all but idle and iowait are work
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+  return (busy * 1000) / CLK_TCK;
+}
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 async function main() {
   const work = mkdtempSync(path.join(tmpdir(), "demesne-bench-drift-"));
@@ -69,6 +81,7 @@ async function main() {
     const usageFile = path.join(work, "rusage.json");
     const run = (args: string[], profile = false, driftExit = false): Run => {
       const node = ["--require", hook, ...(profile ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : [])];
+      const cpu0 = machineCpuMs();
       const t = process.hrtime.bigint();
       try {
         execFileSync(process.execPath, [...node, BIN, ...args], { cwd: work, env: { ...env, BENCH_RUSAGE_FILE: usageFile }, stdio: ["ignore", "ignore", "pipe"], maxBuffer: 64 * 1024 * 1024 });
@@ -77,8 +90,9 @@ async function main() {
         if (!driftExit || (e as { status?: number }).status !== 1) throw e;
       }
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      const machine = machineCpuMs() - cpu0;
       const u = JSON.parse(readFileSync(usageFile, "utf8")) as NodeJS.ResourceUsage;
-      return { ms, maxRssMiB: u.maxRSS / 1024, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 };
+      return { ms, maxRssMiB: u.maxRSS / 1024, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, machineCpuMs: machine };
     };
     // CPU one host spends running the probes themselves (bash's `time` counts the children it waited for), which
     // a real fleet pays on each host in parallel: the simulated hosts replay its output instead (see above).
@@ -87,17 +101,29 @@ async function main() {
     );
     const [u, sy] = probeCpu.stdout.trim().split(/\s+/).map(Number);
     const probeCpuMs = ((u! + sy!) * 1000) / 5;
-    const rows: { hosts: number; first: Run; observe: Run; drift: Run; wallMs: number; perHostMs: number; load: number }[] = [];
+    // CPU the simulated hosts' sshd spent on the sessions: each listener's reaped children (the session process,
+    // its login and the forced command), from /proc inside the test host. A real fleet pays it on each host.
+    const serversCpuMs = async (n: number): Promise<number> => {
+      const r = await host.exec(
+        `for p in $(seq 2201 ${2200 + n}); do cut -d' ' -f16,17 /proc/$(cat /run/sshd-$p.pid)/stat; done | awk '{s += $1 + $2} END {print s + 0}'`,
+        { timeoutMs: 120_000 },
+      );
+      if (r.code !== 0) throw new Error(`reading the simulated hosts' CPU: ${r.stderr}`);
+      return (Number(r.stdout.trim()) * 1000) / CLK_TCK;
+    };
+    const rows: { hosts: number; first: Run; observe: Run; drift: Run; serversMs: number; wallMs: number; perHostMs: number; load: number }[] = [];
     for (const n of SIZES) {
       const stack = `sim${n}`;
       writeStackFile(work, stack, Array.from({ length: n }, (_, i) => ({ name: `sim-${i}`, sshPort: 2201 + i, ...base })), opts);
       const observeArgs = ["observe", "--stack", stack, "--identity", observer.key, ...(CONCURRENCY[0] ? ["--concurrency", CONCURRENCY[0]] : [])];
       const profile = CPU_PROF !== "" && n === max;
       const first = run(observeArgs); // the first observation records everything
+      const servers0 = await serversCpuMs(n);
       const observe = run(observeArgs, profile);
+      const serversMs = (await serversCpuMs(n)) - servers0;
       const drift = run(["drift", "--stack", stack], profile, true);
       const wallMs = observe.ms + drift.ms;
-      rows.push({ hosts: n, first, observe, drift, wallMs, perHostMs: wallMs / n, load: loadavg()[0]! });
+      rows.push({ hosts: n, first, observe, drift, serversMs, wallMs, perHostMs: wallMs / n, load: loadavg()[0]! });
       log(`${n} hosts: first observe ${first.ms.toFixed(0)} ms, observe ${observe.ms.toFixed(0)} ms, drift ${drift.ms.toFixed(0)} ms`);
     }
     const one = rows.find((r) => r.hosts === Math.min(...SIZES))!;
@@ -105,9 +131,12 @@ async function main() {
     console.log(`\nobserve + drift (second observation; one sshd per simulated host; concurrency ${conc})`);
     // Wall = observe + drift, the second observation (the steady state). Ratios are to the smallest run, measured
     // in this run. Peak RSS and CPU are each CLI process's own (not its ssh launcher's and clients'); probes' CPU is
-    // what running the real probes costs on that many hosts (each its own; not paid here); load is the machine's 1-minute load average after drift
+    // what running the real probes costs on that many hosts (each its own; not paid here); machine CPU is every
+    // process's during observe (the CLI, its ssh clients, the simulated hosts and anything else running) and the
+    // hosts' sshd CPU is the simulated servers' part of it, which a real fleet spends on its hosts; load is the
+    // machine's 1-minute load average after drift
     // (other work on the machine slows every column alike).
-    const cols = ["hosts", "first obs s", "observe s", "drift s", "wall s", "wall vs 1", "per host ms", "per host vs 1", "obs RSS MiB", "drift RSS MiB", "obs CPU s", "drift CPU s", "probes' CPU s", "load"];
+    const cols = ["hosts", "first obs s", "observe s", "drift s", "wall s", "wall vs 1", "per host ms", "per host vs 1", "obs RSS MiB", "drift RSS MiB", "obs CPU s", "drift CPU s", "machine CPU in obs s", "hosts' sshd CPU s", "probes' CPU s", "load"];
     console.log(cols.join("  "));
     const cell = (v: string, i: number) => v.padStart(cols[i]!.length);
     for (const r of rows) {
@@ -115,7 +144,7 @@ async function main() {
       console.log([
         String(r.hosts), s(r.first.ms), s(r.observe.ms), s(r.drift.ms), s(r.wallMs), (r.wallMs / one.wallMs).toFixed(2),
         r.perHostMs.toFixed(1), (r.perHostMs / one.perHostMs).toFixed(3), r.observe.maxRssMiB.toFixed(0), r.drift.maxRssMiB.toFixed(0),
-        s(r.observe.cpuMs), s(r.drift.cpuMs), s(probeCpuMs * r.hosts), r.load.toFixed(1),
+        s(r.observe.cpuMs), s(r.drift.cpuMs), s(r.observe.machineCpuMs), s(r.serversMs), s(probeCpuMs * r.hosts), r.load.toFixed(1),
       ].map(cell).join("  "));
     }
     if (CONCURRENCY.length > 1) {
