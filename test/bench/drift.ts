@@ -111,6 +111,20 @@ async function main() {
       if (r.code !== 0) throw new Error(`reading the simulated hosts' CPU: ${r.stderr}`);
       return (Number(r.stdout.trim()) * 1000) / CLK_TCK;
     };
+    // The observer's own CPU per SSH session, by key exchange: 20 sessions to one simulated host with what ssh
+    // negotiates with the fleet's sshd (its post-quantum hybrid first: components/render/sshd.ts), and with
+    // classical curve25519 alone, which the program does not use; their ratio is what the hybrid costs here.
+    const knownHosts = path.join(work, "known_hosts");
+    writeFileSync(knownHosts, `[${host.address}]:2201 ${host.hostKey.trim()}\n`);
+    const sessionCpuMs = (kex: string[]) => {
+      const ssh = ["ssh", "-i", observer.key, "-p", "2201", "-T", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
+        "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-F", "/dev/null", ...kex, `${OBSERVER_USER}@${host.address}`, "all"];
+      const out = execFileSync("bash", ["-c", `TIMEFORMAT='%U %S'; { time (for i in $(seq 20); do "$@" > /dev/null < /dev/null || exit 1; done); } 2>&1`, "bash", ...ssh], { encoding: "utf8" });
+      const [cu, cs] = out.trim().split(/\s+/).map(Number);
+      return ((cu! + cs!) * 1000) / 20;
+    };
+    const kexDefault = sessionCpuMs([]);
+    const kexClassic = sessionCpuMs(["-o", "KexAlgorithms=curve25519-sha256"]);
     const rows: { hosts: number; first: Run; observe: Run; drift: Run; serversMs: number; wallMs: number; perHostMs: number; load: number }[] = [];
     for (const n of SIZES) {
       const stack = `sim${n}`;
@@ -147,6 +161,7 @@ async function main() {
         s(r.observe.cpuMs), s(r.drift.cpuMs), s(r.observe.machineCpuMs), s(r.serversMs), s(probeCpuMs * r.hosts), r.load.toFixed(1),
       ].map(cell).join("  "));
     }
+    console.log(`the observer's ssh client, CPU per session: ${kexDefault.toFixed(1)} ms with the fleet's key exchange, ${kexClassic.toFixed(1)} ms with classical curve25519 alone (${(kexDefault / kexClassic).toFixed(1)}×; not used)`);
     if (CONCURRENCY.length > 1) {
       console.log(`\nobserve of ${max} hosts at each concurrency (second and later observations)`);
       console.log("concurrency  observe s  obs CPU s  obs RSS MiB");
