@@ -20,9 +20,10 @@ export interface Group {
 const SCAN_WHEN_KEYS_PER_ROW = 1 / 20;
 /**
  * A batch about at most this many subjects (an observation: one host, hundreds of facts) reads their current
- * rows through the subject index and hashes them: the planner, which takes the batch for 1,000 rows whatever
- * its size, otherwise hashed every current row of the table (26 ms a host at 100 hosts, growing with the
- * fleet, against 3.5 ms; adr/0024).
+ * rows through the subject index and joins them with the batch: the planner, which takes the batch for 1,000
+ * rows whatever its size, otherwise hashed every current row of the table (26 ms a host at 100 hosts and
+ * growing with the fleet; this way about 9 ms at any fleet size, adr/0024). The subject index also holds the
+ * subject's past versions, which the read passes over, as retractMissing's scope always has.
  */
 const BY_SUBJECT_MAX = 16;
 
@@ -73,8 +74,8 @@ export async function readCurrent(
   ], "k");
   // Settled facts come back as one array of their positions (and none of their pieces: half the fleet's facts
   // have two current pieces, and decoding the one that did not match was a third of a snapshot's read); the
-  // rest as their current pieces.
-  // By subject, both sides are materialised so that the join is a hash join without changing settings.
+  // rest as their current pieces. By subject, both sides are materialised first: the planner then joins two
+  // small sets, whatever it guesses of the batch.
   const facts = plan === "subjects" ? "c f" : "fact f";
   const key = plan === "probe" ? "f.fact_key = demesne_fact_key(k.s, k.a, k.v) AND " : "";
   const r = await tx.query<{ ord: string | null; hits: string[] | null; fact_id: string; value: unknown; vf: number; vt: number | null; rf: number }>(
