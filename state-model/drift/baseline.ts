@@ -51,7 +51,7 @@ export async function blessBaseline(store: Store, name: string, hosts: string[],
       ops: ops.filter((o) => o.subject === v.id),
       actor: opts.actor,
       reason: opts.reason ?? `baseline ${name} blessed`,
-      retractMissing: { subjectPrefix: v.id, exact: true, at },
+      retractMissing: { subjectPrefix: v.id, subjects: [v.id], at },
     });
   }
   return out;

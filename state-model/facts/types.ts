@@ -34,9 +34,7 @@ export interface BatchInput {
   retractMissing?: {
     subjectPrefix: string;
     at: number;
-    /** only the subject itself */
-    exact?: boolean;
-    /** only these subjects, each one exactly (a fleet's findings in one batch) */
+    /** only these subjects, each one exactly (one host's observation; a fleet's findings in one batch) */
     subjects?: string[];
     /** only these attributes */
     attributes?: string[];

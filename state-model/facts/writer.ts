@@ -128,14 +128,13 @@ async function recordOnce(store: Store, input: BatchInput): Promise<BatchResult>
       // Everything of the snapshot's scope that is true at its time but absent from it ends then. The scope's
       // identities come back as one JSON text, not a row each: an observation restates hundreds of facts, and
       // a row apiece handed to JavaScript was a fifth of recording one (adr/0024).
-      const { subjectPrefix, at, exact, subjects, attributes } = input.retractMissing;
+      const { subjectPrefix, at, subjects, attributes } = input.retractMissing;
       const scope = await tx.query<{ ids: [string, string, string][] | null }>(
         `SELECT json_agg(json_build_array(subject, attribute, value_key)) AS ids FROM (
            SELECT DISTINCT subject, attribute, value_key FROM fact
             WHERE recorded_to = 'infinity' AND starts_with(subject, $1) AND valid @> to_timestamp($2 / 1000.0)
-              AND ($3::boolean IS NOT TRUE OR subject = $1) AND ($4::text[] IS NULL OR attribute = ANY ($4::text[]))
-              AND ($5::text[] IS NULL OR subject = ANY ($5::text[]))) AS d`,
-        [subjectPrefix, at, exact ?? false, attributes ?? null, subjects ?? null],
+              AND ($3::text[] IS NULL OR attribute = ANY ($3::text[])) AND ($4::text[] IS NULL OR subject = ANY ($4::text[]))) AS d`,
+        [subjectPrefix, at, attributes ?? null, subjects ?? null],
       );
       for (const [subject, attribute, key] of scope.rows[0]?.ids ?? []) {
         const k = keyOf(subject, attribute, key);

@@ -115,7 +115,7 @@ export async function recordObservation(store: Store, o: HostObservation, actor?
     actor,
     reason: actor ? `observed ${o.host} over SSH` : undefined,
     // Inside the batch's transaction: what a probe that ran no longer prints has ended.
-    retractMissing: { subjectPrefix: subject, exact: true, attributes: [...replaced], at: o.at },
+    retractMissing: { subjectPrefix: subject, subjects: [subject], attributes: [...replaced], at: o.at },
   });
   return { host: o.host, factsAdded: r.factsAdded, factsClosed: r.factsClosed };
 }
