@@ -27,9 +27,9 @@ type Outcome = { at: string; ok: boolean; error: string | null } | null;
 type Status = { host: string; lastRun: Outcome; lastSuccess: { at: string; snapshot: string } | null; lastCheck: Outcome };
 
 /** A failed run as the operator must see it: non-zero, the cause in words, no success line, the status file saying so. */
-async function expectFailure(args: string, field: "lastRun" | "lastCheck", cause: RegExp) {
+async function expectFailure(args: string, field: "lastRun" | "lastCheck", cause: RegExp, run = (a: string) => b.runner(a)) {
     const before = (await b.status()) as Status | null;
-    const r = await b.runner(args);
+    const r = await run(args);
     expect(r.code, r.stderr).not.toBe(0);
     expect(r.stdout).not.toMatch(SUCCESS_LINE);
     expect(r.stdout).not.toMatch(CHECK_OK);
@@ -155,6 +155,36 @@ describe("backups over SFTP between two real hosts", { timeout: 300_000 }, () =>
         const r = await b.runner("backup");
         expect(r.code, r.stderr).toBe(0);
         expect(r.stdout).toMatch(SUCCESS_LINE);
+    });
+
+    it("when restic loses ssh's line in its exit race, the runner asks ssh itself and still names the cause", async () => {
+        // restic relays ssh's stderr from a goroutine; exiting first, it once printed only this in CI.
+        // A stand-in restic prints exactly that and nothing of ssh's, so only the runner's own ssh can name the cause.
+        const dir = "/tmp/restic-lost-line";
+        await b.source.writeFile(`${dir}/restic`, [
+            "#!/bin/sh",
+            "echo 'Fatal: unable to open repository at sftp:demesne-backup-target:/srv/restic/x: unable to start the sftp session, error: read |0: file already closed' >&2",
+            "exit 1", ""].join("\n"), 0o755);
+        const lostLine = (args: string) => b.source.exec(`PATH=${dir}:$PATH ${BACKUP_PATHS.runScript} ${args}`, { timeoutMs: 60_000 });
+        try {
+            await linkState("down");
+            try {
+                const { status } = await expectFailure("backup", "lastRun",
+                    /file already closed \(subprocess ssh: .*connect to host .* Network is unreachable\)/, lostLine);
+                expect(status.lastRun?.error).not.toMatch(/[\x00-\x1f]/);
+            } finally {
+                await linkState("up");
+            }
+            // Reachable again, the stand-in still fails; ssh now connects, so the runner adds no cause of its own.
+            const reachable = await lostLine("backup");
+            expect(reachable.code).not.toBe(0);
+            expect(reachable.stderr).toMatch(/file already closed$/m);
+            expect(reachable.stderr).not.toMatch(/subprocess ssh:/);
+        } finally {
+            await sh(b.source, `rm -rf ${dir}`);
+        }
+        const r = await b.runner("backup");
+        expect(r.code, r.stderr).toBe(0);
     });
 
     it("a corrupted pack fails the check, by name", async () => {

@@ -44,6 +44,13 @@ reason() {
     clean="$(tr -d '\000-\010\013-\037\177' < "$1" | grep -v '^[[:space:]]*$')" || true
     last="$(tail -n 1 <<< "$clean")"
     cause="$(grep -m 1 -E '^subprocess ssh: |^Pack ID does not match|^error for pack' <<< "$clean")" || true
+    # restic relays ssh's stderr from a goroutine that can lose the race with its own exit ("file already
+    # closed"); then ssh is asked once more, alone, so the cause is still named.
+    if [ -z "$cause" ] && [ "$KIND" = sftp ] && grep -q 'sftp session' <<< "$last"; then
+        cause="$(ssh -F "$DIR/ssh_config" demesne-backup-target -s sftp < /dev/null 2>&1 > /dev/null |
+            tr -d '\000-\010\013-\037\177' | grep -m 1 -v '^[[:space:]]*$')" || true
+        [ -z "$cause" ] || cause="subprocess ssh: $cause"
+    fi
     if [ -n "$cause" ] && [ "$cause" != "$last" ]; then last="$last ($cause)"; fi
     printf '%s\n' "$last" | cut -c1-300
 }
@@ -128,8 +135,10 @@ run_check() {
         status '.lastCheck = {at: $at, ok: true, error: null}'
         echo "check: the repository and every pack in it verified"
     else
-        status '.lastCheck = {at: $at, ok: false, error: $e}' --arg e "$(reason "$err")"
-        die "check failed: $(reason "$err")"
+        local why
+        why="$(reason "$err")"
+        status '.lastCheck = {at: $at, ok: false, error: $e}' --arg e "$why"
+        die "check failed: $why"
     fi
 }
 
@@ -139,8 +148,9 @@ case "${1:-}" in
     backup)
         if ! run_backup; then
             start_stopped || true
-            status '.lastRun = {at: $at, ok: false, error: $e}' --arg e "$(reason "$STATE/stderr")"
-            die "backup failed: $(reason "$STATE/stderr")"
+            why="$(reason "$STATE/stderr")"
+            status '.lastRun = {at: $at, ok: false, error: $e}' --arg e "$why"
+            die "backup failed: $why"
         fi ;;
     check) run_check ;;
     init)
