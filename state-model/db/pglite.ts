@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { btree_gist } from "@electric-sql/pglite/contrib/btree_gist";
 import { lockDir } from "./lock";
+import { carryCounters, vacuumIfDue } from "./pglite-vacuum";
 import type { Queryable, Store } from "./store";
 
 /** Opens the embedded store in `dir` as `username`, holding the directory lock until close(). */
@@ -19,6 +20,14 @@ export async function openPglite(
     lock.release();
     throw e;
   }
+  // The store's housekeeping never fails a write that has committed: it says so and the next write tries again.
+  const maintain = async (step: () => Promise<unknown>) => {
+    try {
+      await step();
+    } catch (e) {
+      process.stderr.write(`demesne: the embedded store's vacuum was skipped: ${(e as Error).message}\n`);
+    }
+  };
   // One connection: queries from concurrent callers in this process are serialised by PGlite itself.
   const q: Queryable = {
     query: async (sql, params) => ({ rows: (await db.query(sql, params as unknown[])).rows as never[] }),
@@ -30,12 +39,16 @@ export async function openPglite(
     exec: async (sql) => {
       await db.exec(sql);
     },
-    transaction: (fn) =>
-      db.transaction(async (tx) =>
+    transaction: async (fn) => {
+      const out = await db.transaction(async (tx) =>
         fn({ query: async (sql, params) => ({ rows: (await tx.query(sql, params as unknown[])).rows as never[] }) }),
-      ),
+      );
+      await maintain(() => vacuumIfDue(q, dir));
+      return out;
+    },
     close: async () => {
       try {
+        await maintain(() => carryCounters(q, dir));
         await db.close();
       } finally {
         lock.release();
