@@ -12,6 +12,7 @@ import type { Store } from "../../state-model/db/store";
 import type { BatchInput } from "../../state-model/facts/types";
 import { recordBatch, sha256Hex } from "../../state-model/facts/writer";
 import { asOf } from "../../state-model/queries";
+import { freshStore } from "../helpers/stores";
 
 const FACTS = 300;
 const T0 = Date.parse("2026-11-01T00:00:00Z");
@@ -80,5 +81,22 @@ describe("the embedded store's vacuum", () => {
     expect(await allVisible(store)).toBe(false);
     await store.close();
     expect(counters(dir)).toEqual({ dead: 40 });
+  });
+
+  it("only the embedded store's recorder may maintain fact; a PostgreSQL server's recorder gets no such grant", async () => {
+    for (const [backend, granted] of [["pglite", true], ["postgres", false]] as const) {
+      const store = await (await freshStore(backend)).open();
+      try {
+        // The recorder's table-wide privileges on fact, as the ACL holds them (servers before 17 have no MAINTAIN).
+        const r = await store.query<{ p: string }>(
+          "SELECT a.privilege_type AS p FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = 'fact'::regclass AND a.grantee = 'demesne_recorder'::regrole",
+        );
+        const privileges = r.rows.map((x) => x.p).sort();
+        expect(privileges.includes("MAINTAIN"), `${backend}: ${privileges}`).toBe(granted);
+        expect(privileges.filter((x) => ["UPDATE", "DELETE", "TRUNCATE"].includes(x)), backend).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    }
   });
 });
