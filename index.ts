@@ -1,7 +1,8 @@
 // demesne: configures a private, hardened AI control plane on existing hosts.
 // Config is validated in full before any resource is registered; see components/program.ts.
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadConfig, pulumiConfigSource } from "./components/config/load";
+import { ConfigError, loadConfig } from "./components/config/load";
+import { pulumiConfigSource } from "./components/config/pulumi-source";
 import { ActuatorRefusal } from "./components/actuator/actuator";
 import { buildProgram } from "./components/program";
 

@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync 
 import * as path from "node:path";
 import { approvalMessage } from "../components/actuator/steps";
 import { sha256Hex } from "../components/model/hash";
-import { planProgram } from "../components/program";
+import { planProgram } from "../components/program-plan";
 import { MODES, type Mode } from "../components/model/tiers";
 import { auditAppend } from "../state-model/audit";
 import type { Store } from "../state-model/db/store";

@@ -19,7 +19,7 @@ import { note, table, type Output } from "./output";
 
 export interface Stack {
   name: string;
-  cfg: StackConfig;
+  cfg: StackConfig<string>;
 }
 
 export function stackOf(p: Parsed): Stack {

@@ -15,14 +15,14 @@ export interface PlannedSteps {
 }
 
 /** What the tailnet exposes: each service's serve port with its tier, and Coolify's dashboard. */
-export function exposuresOf(cfg: StackConfig, plan: PlannedSteps): TailnetExposure[] {
+export function exposuresOf(cfg: StackConfig<unknown>, plan: PlannedSteps): TailnetExposure[] {
     const out: TailnetExposure[] = plan.services.flatMap((s) => (s.exposure ? [s.exposure] : []));
     if (cfg.coolify?.enabled) out.push({ port: cfg.coolify.servePort, tier: "admin", what: "Coolify dashboard" });
     return out;
 }
 
 /** The rendered outcome of a planned program: the same artefacts the hosts, Tailscale and OVH receive. */
-export function outcomeOfPlan(cfg: StackConfig, plan: PlannedSteps): Outcome {
+export function outcomeOfPlan(cfg: StackConfig<unknown>, plan: PlannedSteps): Outcome {
     const tiers: Outcome["tiers"] = Object.fromEntries(cfg.services.map((s) => [s.name, s.trustTier]));
     const hosts = cfg.hosts.filter((h) => h.hostType === "ubuntu").map((h) => {
         const steps = [...(plan.hostSteps.get(h.name) ?? []), ...plan.services.filter((s) => s.service.host === h.name).map((s) => s.step)];
@@ -35,7 +35,7 @@ export function outcomeOfPlan(cfg: StackConfig, plan: PlannedSteps): Outcome {
 }
 
 /** The config keys that produced a violating reach: the grant's, the listener's and the source's. */
-function blame(cfg: StackConfig, plan: PlannedSteps, v: AccessViolation): string[] {
+function blame(cfg: StackConfig<unknown>, plan: PlannedSteps, v: AccessViolation): string[] {
     const r = v.reach;
     const keys = new Set<string>();
     const serviceIndex = (name: string) => cfg.services.findIndex((s) => s.name === name);
@@ -69,7 +69,7 @@ function blame(cfg: StackConfig, plan: PlannedSteps, v: AccessViolation): string
 }
 
 /** One line per violation of the effective-access property, naming the config keys that caused it. */
-export function accessProblems(cfg: StackConfig, plan: PlannedSteps): string[] {
+export function accessProblems(cfg: StackConfig<unknown>, plan: PlannedSteps): string[] {
     const seen = new Set<string>();
     const out: string[] = [];
     for (const v of accessViolations(outcomeOfPlan(cfg, plan), cfg.adminRanges)) {

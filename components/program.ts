@@ -1,53 +1,21 @@
 // The whole program as one function of the validated config: plan every step first (pure),
 // refuse what must be refused, then declare the components. index.ts only wires Pulumi in.
 import * as pulumi from "@pulumi/pulumi";
-import { accessProblems, exposuresOf } from "./access-check";
+import { exposuresOf } from "./access-check";
 import { SshTarget } from "./actuator/actuator";
-import { approvalMessage, missingApprovals, MissingApproval, ProgramContext, refusalsFor, StepSpec } from "./actuator/steps";
-import { ConfigError, ResolvedHost, StackConfig } from "./config/load";
+import { ResolvedHost, StackConfig } from "./config/load";
 import { EdgeFirewall } from "./edge/edge-firewall";
 import { Host } from "./host/host";
-import { hostLayerSteps, restoreSteps } from "./host/layers";
 import { Actuator } from "./actuator/actuator";
+import { approvalMessage } from "./actuator/steps";
 import { BACKUP_SECRETS } from "./model/backup";
 import { hostRepositoryPassword } from "./render/backup";
 import { STEP_CLASSES } from "./model/tiers";
-import { planService, ServicePlan } from "./service/spec";
 import { Service } from "./service/service";
 import { Tailnet } from "./tailnet/tailnet";
+import { planProgram, sshHosts, type ProgramOptions, type ProgramPlan } from "./program-plan";
 
-export interface ProgramOptions {
-    stack: string;
-    project: string;
-    dryRun: boolean;
-}
-
-export interface ProgramPlan {
-    context: ProgramContext;
-    hostSteps: Map<string, StepSpec[]>;
-    services: ServicePlan[];
-    /** Pending restores by host: each runs after the host's services. */
-    restores: Map<string, StepSpec[]>;
-    missing: MissingApproval[];
-}
-
-export function sshHosts(cfg: StackConfig): ResolvedHost[] {
-    return cfg.hosts.filter((h) => h.hostType === "ubuntu");
-}
-
-/** Plans every step and checks refusals and approvals; throws ConfigError before any resource. */
-export function planProgram(cfg: StackConfig, opts: ProgramOptions): ProgramPlan {
-    const context: ProgramContext = { ...opts, killSwitch: cfg.killSwitch, approvals: cfg.approvals };
-    const hostSteps = new Map(sshHosts(cfg).map((h) => [h.name, hostLayerSteps(cfg, h)]));
-    const services = cfg.services.filter((s) => s.enabled).map((s) => planService(cfg, s));
-    const restores = new Map(sshHosts(cfg).map((h) => [h.name, restoreSteps(cfg, h)]));
-    const all = [...[...hostSteps.values()].flat(), ...services.map((s) => s.step), ...[...restores.values()].flat()];
-    const refusals = [...accessProblems(cfg, { hostSteps, services }), ...all.flatMap((s) => refusalsFor(s, context))];
-    if (refusals.length > 0) throw new ConfigError(refusals);
-    const missing = missingApprovals(all, context);
-    if (missing.length > 0 && !opts.dryRun) throw new ConfigError(missing.map(approvalMessage));
-    return { context, hostSteps, services, restores, missing };
-}
+export { planProgram, sshHosts, type ProgramOptions, type ProgramPlan };
 
 /** How the Actuator reaches one host: its address, pinned key, bootstrap and deploy users, the stack's key. */
 export function sshTargetOf(cfg: StackConfig, h: ResolvedHost): SshTarget {

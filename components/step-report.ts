@@ -5,7 +5,7 @@ import { stepIdentity } from "./actuator/steps";
 import type { StackConfig } from "./config/load";
 import { accessViolations, effectiveAccess, describeOwner } from "./model/access";
 import { STEP_CLASSES, type StepClassName, type Tier } from "./model/tiers";
-import { planProgram } from "./program";
+import { planProgram } from "./program-plan";
 
 export interface StepRow {
     host: string;
@@ -19,7 +19,7 @@ export interface StepRow {
 }
 
 /** Every step the program would run on each host, with its tiers per kind of change (throws ConfigError). */
-export function stepReport(cfg: StackConfig, stack: string): { steps: StepRow[]; missing: { key: string; token: string }[] } {
+export function stepReport(cfg: StackConfig<unknown>, stack: string): { steps: StepRow[]; missing: { key: string; token: string }[] } {
     const plan = planProgram(cfg, { stack, project: "demesne", dryRun: true });
     const steps = [...[...plan.hostSteps.values()].flat(), ...plan.services.map((s) => s.step)].map((s): StepRow => {
         const id = stepIdentity(s, plan.context);
@@ -48,7 +48,7 @@ export interface ReachRow {
 }
 
 /** Who reaches what on every host of the rendered outcome, and the violations of the segmentation property. */
-export function accessSummary(cfg: StackConfig, stack: string): { reaches: ReachRow[]; violations: string[] } {
+export function accessSummary(cfg: StackConfig<unknown>, stack: string): { reaches: ReachRow[]; violations: string[] } {
     const plan = planProgram(cfg, { stack, project: "demesne", dryRun: true });
     const outcome = outcomeOfPlan(cfg, plan);
     const reaches = effectiveAccess(outcome).map((r) => ({

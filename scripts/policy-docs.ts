@@ -11,7 +11,7 @@ import {
     ADMINS_GROUP, failingTailnetTests, grantAllows, renderTailnetPolicy, TAILNET_TAGS, type TailnetExposure, UNTRUSTED_TAGS,
 } from "../components/model/segmentation";
 import { isT3Class, MODE_NAMES, MODES, STEP_CLASS_NAMES, STEP_CLASSES } from "../components/model/tiers";
-import { planProgram } from "../components/program";
+import { planProgram } from "../components/program-plan";
 import { providerKeyEnvName, renderLitellmConfig } from "../components/render/litellm";
 import { OPEN_WEBUI_ENV } from "../components/service/spec";
 import { POLICIES } from "../policy-pack/policies";

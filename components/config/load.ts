@@ -1,13 +1,13 @@
 // Parses the stack config once into a typed model, or throws one ConfigError listing every
 // problem with its key path. Runs before any resource is registered, so a bad config leaves
 // nothing half-declared. Secret values never appear in a message.
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isLoopback } from "../model/ports";
 import { providerKeyShapeOf } from "../model/secrets";
 import { backupProblems } from "./backup-checks";
 import { BUILTIN_SECRET_ENV, userEnvProblems } from "../model/service-env";
-import { plainCredentialProblems, strayNamespaceKeys, strictProblems, unknownKeyProblems } from "./strict";
+import { plainCredentialProblems, strictProblems, unknownKeyProblems } from "./strict";
 import {
     configSchema, HostConfig, isIpv4, PlainConfig, SECRET_KEYS, SecretKey, secretsSchema, ServiceConfig,
 } from "./schema";
@@ -39,11 +39,12 @@ export interface ResolvedHost extends HostConfig {
     publicIp?: string;
 }
 
-export interface StackConfig extends Omit<PlainConfig, "hosts"> {
+/** The validated config; its secrets are `S`: Pulumi secrets in the program, stand-ins where a stack file is read. */
+export interface StackConfig<S = pulumi.Output<string>> extends Omit<PlainConfig, "hosts"> {
     hosts: ResolvedHost[];
-    sshPrivateKey: pulumi.Output<string>;
-    providerKeys: Record<string, pulumi.Output<string>>;
-    secrets: Record<string, pulumi.Output<string>>;
+    sshPrivateKey: S;
+    providerKeys: Record<string, S>;
+    secrets: Record<string, S>;
 }
 
 /** The secrets each built-in service kind reads from demesne:secrets. */
@@ -86,8 +87,18 @@ function zodProblems(error: z.ZodError, key?: string): string[] {
     });
 }
 
-/** Reads, validates and cross-checks the whole config. Throws ConfigError listing every problem. */
-export function loadConfig(source: ConfigSource, opts: { dryRun: boolean }): StackConfig {
+/** The program's secret: @pulumi/pulumi loads only here, as it takes about a second (the CLI reads stack files without it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pulumiSecret = (v: string) => (require("@pulumi/pulumi") as typeof pulumi).secret(v);
+
+/**
+ * Reads, validates and cross-checks the whole config. Throws ConfigError listing every problem. Each secret
+ * value is handed to `secret` (default: a Pulumi secret).
+ */
+export function loadConfig(source: ConfigSource, opts: { dryRun: boolean }): StackConfig;
+export function loadConfig<S>(source: ConfigSource, opts: { dryRun: boolean; secret: (value: string) => S }): StackConfig<S>;
+export function loadConfig(source: ConfigSource, opts: { dryRun: boolean; secret?: (value: string) => unknown }): StackConfig<unknown> {
+    const secret = opts.secret ?? pulumiSecret;
     const problems: string[] = [];
     const raw: Record<string, unknown> = {};
     for (const key of PLAIN_KEYS) {
@@ -126,11 +137,11 @@ export function loadConfig(source: ConfigSource, opts: { dryRun: boolean }): Sta
 
     const cfg = parsed.data;
     const wrap = (m: unknown) => Object.fromEntries(Object.entries((m ?? {}) as Record<string, string>)
-        .map(([k, v]) => [k, pulumi.secret(v)]));
+        .map(([k, v]) => [k, secret(v)]));
     return {
         ...cfg,
         hosts: cfg.hosts.map((h) => ({ ...h, publicIp: h.publicIp ?? (isIpv4(h.address) ? h.address : undefined) })),
-        sshPrivateKey: pulumi.secret(secretValues.sshPrivateKey as string),
+        sshPrivateKey: secret(secretValues.sshPrivateKey as string),
         providerKeys: wrap(secretValues.providerKeys),
         secrets: wrap(secretValues.secrets),
     };
@@ -230,20 +241,4 @@ function crossCheck(cfg: PlainConfig, secrets: Partial<Record<SecretKey, unknown
         }
     }
     return problems;
-}
-
-/** The config of the running Pulumi program. */
-export function pulumiConfigSource(): ConfigSource {
-    const config = new pulumi.Config(NAMESPACE);
-    // The Node SDK knows which keys are secret but does not type the helper; it reads the
-    // secret-key list the language host passes in (PULUMI_CONFIG_SECRET_KEYS).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(k: string): boolean };
-    return {
-        get: (key) => config.get(key),
-        isSecret: (key) => runtimeConfig.isConfigSecret(`${NAMESPACE}:${key}`),
-        keys: () => Object.keys(pulumi.runtime.allConfig())
-            .filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1)),
-        strayKeys: () => strayNamespaceKeys(Object.keys(pulumi.runtime.allConfig())),
-    };
 }

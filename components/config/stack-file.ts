@@ -59,7 +59,10 @@ export function stackFileSource(file: string): ConfigSource {
     };
 }
 
-/** The validated config of a stack file (throws ConfigError naming each bad key; Error if unreadable). */
-export function loadStackFile(file: string): StackConfig {
-    return loadConfig(stackFileSource(file), { dryRun: true });
+/**
+ * The validated config of a stack file (throws ConfigError naming each bad key; Error if unreadable). Its
+ * secrets are the source's stand-ins, kept as they are: nothing here needs the Pulumi SDK.
+ */
+export function loadStackFile(file: string): StackConfig<string> {
+    return loadConfig(stackFileSource(file), { dryRun: true, secret: (standIn: string) => standIn });
 }

@@ -45,12 +45,12 @@ export const DOCKER_DAEMON = {
 };
 
 
-export function allowUsers(cfg: StackConfig, host: ResolvedHost): string[] {
+export function allowUsers(cfg: StackConfig<unknown>, host: ResolvedHost): string[] {
     // The observer logs in too, but its key can only run the read-only probe script.
     return [...new Set([cfg.deployUser, host.bootstrapUser, ...cfg.adminUsers, OBSERVER_USER])];
 }
 
-export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[] {
+export function hostLayerSteps(cfg: StackConfig<unknown>, host: ResolvedHost): StepSpec[] {
     const base = { host: host.name, hostType: host.hostType, secretParams: [] as string[], parentTypes: [TYPES.Host] };
     const step = (layer: StepSpec["stepClass"] & StepSpec["script"], params: Record<string, string>, extra: Partial<StepSpec> = {}): StepSpec =>
         ({ ...base, name: `${host.name}-${layer}`, stepClass: layer, script: layer, params, runAs: "deploy", ...extra });
@@ -171,7 +171,7 @@ export function hostLayerSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[]
  * under `<host>/restore-<source>`. They run after the services (program.ts), from the snapshot's own host's
  * repository, with the credentials the backup layer installed.
  */
-export function restoreSteps(cfg: StackConfig, host: ResolvedHost): StepSpec[] {
+export function restoreSteps(cfg: StackConfig<unknown>, host: ResolvedHost): StepSpec[] {
     if (!cfg.backup) return [];
     const sources = backupSources(cfg, host.name);
     return cfg.restores.filter((r) => r.host === host.name).map((r) => {

@@ -48,7 +48,7 @@ function base(s: ServiceConfig, env: Record<string, string>, extra: Record<strin
     };
 }
 
-export function planService(cfg: StackConfig, s: ServiceConfig): ServicePlan {
+export function planService(cfg: StackConfig<unknown>, s: ServiceConfig): ServicePlan {
     // The config validator refused these with their key paths; a caller that skipped it still never gets a
     // hardened setting replaced. (Credentials it lets through are the pack's to refuse, as rogue programs test.)
     const refused = userEnvProblems(s).filter((e) => e.override);

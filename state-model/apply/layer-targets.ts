@@ -9,7 +9,7 @@ import { confirmStepName, stepIdentity, type StepSpec } from "../../components/a
 import type { StackConfig } from "../../components/config/load";
 import { resourceUrn } from "../../components/model/approvals";
 import { TYPES } from "../../components/model/types";
-import { planProgram } from "../../components/program";
+import { planProgram } from "../../components/program-plan";
 
 export class LayerError extends Error {}
 
@@ -20,7 +20,7 @@ export interface LayerScope {
   steps: string[];
 }
 
-export function layerTargets(cfg: StackConfig, stack: string, keys: string[]): LayerScope {
+export function layerTargets(cfg: StackConfig<unknown>, stack: string, keys: string[]): LayerScope {
   const plan = planProgram(cfg, { stack, project: "demesne", dryRun: true });
   const ctx = plan.context;
   const urns = new Set<string>();

@@ -6,7 +6,7 @@ import { PROVIDER_TYPES } from "../../components/model/types";
 import { tierOf, tierRank, type StepClassName, type Tier } from "../../components/model/tiers";
 import { confirmStepName, stepIdentity } from "../../components/actuator/steps";
 import type { StackConfig } from "../../components/config/load";
-import { planProgram } from "../../components/program";
+import { planProgram } from "../../components/program-plan";
 import { plannedInputs, plannedTriggers, type PlannedResource } from "../plan-format";
 
 export interface PlannedChange {
@@ -55,7 +55,7 @@ export class PlanError extends Error {
   override name = "PlanError";
 }
 
-export function reviewPlan(text: string, cfg: StackConfig, stack: string): PlanReview {
+export function reviewPlan(text: string, cfg: StackConfig<unknown>, stack: string): PlanReview {
   let doc: { resourcePlans?: Record<string, PlannedResource> };
   try {
     doc = JSON.parse(text) as typeof doc;

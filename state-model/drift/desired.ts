@@ -11,7 +11,7 @@ import { renderObserverSudoers, OBSERVER_SUDOERS_PATH, OBSERVER_USER } from "../
 import { allowUsers, BASELINE_PACKAGES, hostLayerSteps } from "../../components/host/layers";
 import type { StackConfig } from "../../components/config/load";
 import { stepIdentity } from "../../components/actuator/steps";
-import { planProgram } from "../../components/program";
+import { planProgram } from "../../components/program-plan";
 import type { Queryable } from "../db/store";
 import { asOf } from "../queries";
 import { OWNERS } from "./owners";
@@ -56,7 +56,7 @@ export const UFW_DEFAULTS_SEEN = [
   { incoming: "deny", outgoing: "allow", routed: "disabled" },
 ];
 
-export function desiredFromConfig(cfg: StackConfig, stack: string): DesiredState {
+export function desiredFromConfig(cfg: StackConfig<unknown>, stack: string): DesiredState {
   const hosts = new Map<string, HostDesired>();
   for (const host of cfg.hosts) {
     if (host.hostType !== "ubuntu") continue;
@@ -100,7 +100,7 @@ type TriggersOf = (urn: string) => Promise<unknown[] | undefined>;
  * config's; every other layer is left out with a note — pending work or a stale source, not drift.
  */
 async function desiredFromContent(
-  cfg: StackConfig, stack: string, source: string, triggersOf: TriggersOf, says: { missing: string; changed: string },
+  cfg: StackConfig<unknown>, stack: string, source: string, triggersOf: TriggersOf, says: { missing: string; changed: string },
 ): Promise<DesiredState> {
   const desired = desiredFromConfig(cfg, stack);
   const plan = planProgram(cfg, { stack, project: "demesne", dryRun: true });
@@ -134,7 +134,7 @@ const triggersIn = (inputs: unknown) => {
  * What was last applied, as far as the recorder knows it: the stack's checkpoint (an ingested `pulumi stack
  * export`) names each layer step with the content hash in its triggers.
  */
-export async function desiredFromApplied(db: Queryable, cfg: StackConfig, stack: string): Promise<DesiredState> {
+export async function desiredFromApplied(db: Queryable, cfg: StackConfig<unknown>, stack: string): Promise<DesiredState> {
   const d = await desiredFromContent(cfg, stack, `applied:${stack}`,
     async (urn) => triggersIn((await asOf(db, { subject: urn })).find((f) => f.attribute === "inputs")?.value),
     { missing: "not in the last applied checkpoint (never applied)", changed: "the config changed since it was applied (pending, not drift)" });
@@ -145,7 +145,7 @@ export async function desiredFromApplied(db: Queryable, cfg: StackConfig, stack:
 }
 
 /** What a saved plan (`pulumi preview --save-plan FILE`) will leave on the hosts: its steps' goal inputs. */
-export async function desiredFromPlan(planText: string, file: string, cfg: StackConfig, stack: string): Promise<DesiredState> {
+export async function desiredFromPlan(planText: string, file: string, cfg: StackConfig<unknown>, stack: string): Promise<DesiredState> {
   let doc: { resourcePlans?: Record<string, PlannedResource> };
   try {
     doc = JSON.parse(planText) as typeof doc;

@@ -2,7 +2,8 @@
 // config validation and EdgeFirewall component as index.ts (buildEdgeFirewalls), pointed at the double only
 // through the provider's documented `ovh:endpoint` setting in the test stack.
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadConfig, pulumiConfigSource } from "../../../../components/config/load";
+import { ConfigError, loadConfig } from "../../../../components/config/load";
+import { pulumiConfigSource } from "../../../../components/config/pulumi-source";
 import { buildEdgeFirewalls } from "../../../../components/program";
 
 try {

@@ -4,7 +4,8 @@
 // Docker) are not available to the tests; everything that is declared is declared by the program's code.
 import * as pulumi from "@pulumi/pulumi";
 import { ActuatorRefusal } from "../../../../components/actuator/actuator";
-import { ConfigError, loadConfig, pulumiConfigSource } from "../../../../components/config/load";
+import { ConfigError, loadConfig } from "../../../../components/config/load";
+import { pulumiConfigSource } from "../../../../components/config/pulumi-source";
 import { Host } from "../../../../components/host/host";
 import { planProgram, sshHosts, sshTargetOf } from "../../../../components/program";
 

@@ -2,7 +2,8 @@
 // validation, planning and Tailnet component as index.ts (buildTailnet), pointed at the double only through the
 // provider's documented `tailscale:baseUrl` setting in the test stack.
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadConfig, pulumiConfigSource } from "../../../../components/config/load";
+import { ConfigError, loadConfig } from "../../../../components/config/load";
+import { pulumiConfigSource } from "../../../../components/config/pulumi-source";
 import { buildTailnet, planProgram } from "../../../../components/program";
 
 function main() {
