@@ -196,7 +196,9 @@ export function isSecretReference(v: string): boolean {
 }
 
 /** `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines). */
-const ASSIGNMENT = /(["']?)(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?:\[redacted\]|[^\s"',;&}\]])+)/g;
+const ASSIGNED_NAME = /(["']?)(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)\1[ \t]*[:=][ \t]*/g;
+/** The value after an assigned name: quoted, or up to a space or delimiter. */
+const ASSIGNED_VALUE = /"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?:\[redacted\]|[^\s"',;&}\]])+/y;
 /** Every credential name contains one of these: text without any cannot name a credential. */
 const MAY_NAME_CREDENTIAL = /key|token|pass|pwd|secret|salt|cred|pat/i;
 export const mayNameCredential = (text: string): boolean => MAY_NAME_CREDENTIAL.test(text);
@@ -204,13 +206,25 @@ const HARMLESS_VALUE = /^(?:true|false|null|none|yes|no)$/i;
 
 function redactAssignments(s: string): string {
     if (!MAY_NAME_CREDENTIAL.test(s)) return s;
-    return s.replace(ASSIGNMENT, (all, q: string, name: string, sep: string, value: string) => {
-        if (!isCredentialName(name)) return all;
-        const inner = /^["']/.test(value) ? value.slice(1, -1) : value;
-        if (inner === "" || inner === REDACTED || isSecretReference(inner) || HARMLESS_VALUE.test(inner)) return all;
+    // Names are found one by one and only a credential name's value is taken: `error: API_KEY=…` is a harmless
+    // name whose value holds the assignment that matters, and each character is still looked at about once.
+    const names = new RegExp(ASSIGNED_NAME);
+    let out = "";
+    let from = 0;
+    for (let m = names.exec(s); m; m = names.exec(s)) {
+        if (!isCredentialName(m[2]!)) continue;
+        ASSIGNED_VALUE.lastIndex = names.lastIndex;
+        const v = ASSIGNED_VALUE.exec(s);
+        if (!v) continue;
+        names.lastIndex = ASSIGNED_VALUE.lastIndex;
+        const value = v[0];
         const quote = /^["']/.test(value) ? value[0]! : "";
-        return `${q}${name}${q}${sep}${quote}${REDACTED}${quote}`;
-    });
+        const inner = quote ? value.slice(1, -1) : value;
+        if (inner === "" || inner === REDACTED || isSecretReference(inner) || HARMLESS_VALUE.test(inner)) continue;
+        out += `${s.slice(from, v.index)}${quote}${REDACTED}${quote}`;
+        from = v.index + value.length;
+    }
+    return out + s.slice(from);
 }
 
 /**
