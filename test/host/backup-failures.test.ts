@@ -160,7 +160,7 @@ describe("backups over SFTP between two real hosts", { timeout: 300_000 }, () =>
     it("when restic loses ssh's line in its exit race, the runner asks ssh itself and still names the cause", async () => {
         // restic relays ssh's stderr from a goroutine; exiting first, it once printed only this in CI.
         // A stand-in restic prints exactly that and nothing of ssh's, so only the runner's own ssh can name the cause.
-        const dir = "/tmp/restic-lost-line";
+        const dir = await sh(b.source, "mktemp -d");
         await b.source.writeFile(`${dir}/restic`, [
             "#!/bin/sh",
             "echo 'Fatal: unable to open repository at sftp:demesne-backup-target:/srv/restic/x: unable to start the sftp session, error: read |0: file already closed' >&2",
