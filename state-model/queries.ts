@@ -74,9 +74,9 @@ const ts = (w: When) => (w === undefined ? null : w instanceof Date ? w.toISOStr
 
 /**
  * The as-of condition on fact `f`: valid at `validAt` and known at `knownAt` (SQL expressions, each a
- * timestamptz). The same test as `f.valid @> validAt AND f.recorded @> knownAt` (both ranges are
- * [from, to) with from < to), on the plain columns: comparing two timestamps costs a fraction of a range
- * containment, and the row is read no further than recorded_to. The bench's fleet count uses it too.
+ * timestamptz). The same test as `f.valid @> validAt AND tstzrange(f.recorded_from, f.recorded_to) @> knownAt`
+ * (both ranges are [from, to) with from < to), on the plain columns: comparing two timestamps costs a fraction
+ * of a range containment, and the row is read no further than recorded_to. The bench's fleet count uses it too.
  */
 export function asOfWhere(f: string, validAt: string, knownAt: string): string {
   return `${f}.recorded_to > ${knownAt} AND ${f}.recorded_from <= ${knownAt} AND ${f}.valid_to > ${validAt} AND ${f}.valid_from <= ${validAt}`;

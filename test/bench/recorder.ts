@@ -117,6 +117,30 @@ async function rawInsert(admin: Store, rows: number): Promise<{ raw: number; flo
   return { raw, floor, transport: rawLines / raw };
 }
 
+/**
+ * The fleet count's yardstick: the same count over a plain copy of fact's rows (its stored columns, no
+ * constraint, index or generated column, vacuumed), timed back to back with the count over fact itself on one
+ * connection. Their ratio is what the store's shape and its dead versions add to a sequential scan of the same
+ * rows; the rest is how fast this machine scans them.
+ */
+async function scanYardstick(admin: Store, validAts: string[]): Promise<{ fact: number[]; plain: number[] }> {
+  await admin.exec(`BEGIN; SET LOCAL session_replication_role = replica; DROP TABLE IF EXISTS bench_scan;
+    CREATE TABLE bench_scan AS SELECT subject, attribute, value_key, value, valid_from, valid_to, recorded_from, recorded_to, batch, actor, reason FROM fact;
+    COMMIT;`);
+  await admin.exec("VACUUM ANALYZE bench_scan");
+  const fact: number[] = [];
+  const plain: number[] = [];
+  for (const at of validAts) {
+    for (const [table, out] of [["fact", fact], ["bench_scan", plain]] as const) {
+      const s = performance.now();
+      await admin.query(`SELECT count(*) FROM ${table} f WHERE ${asOfWhere("f", "$1::timestamptz", "now()")}`, [at]);
+      out.push(performance.now() - s);
+    }
+  }
+  await admin.exec("BEGIN; SET LOCAL session_replication_role = replica; DROP TABLE bench_scan; COMMIT;");
+  return { fact, plain };
+}
+
 /** Where a phase's time went: each statement kind's share, and what was left for JavaScript (building the batch). */
 function breakdownLine(backend: string, phase: string, ms: number, t: Timings): string {
   const parts = [...t.byKind].filter(([, v]) => v / ms >= 0.01).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((v / ms) * 100).toFixed(0)} %`);
@@ -176,19 +200,26 @@ async function bench(backend: string) {
   snapshots.length = 0;
   const snapshotRate = inputFacts / (snapshotMs / 1000);
 
+  // One-host queries on their own, after the first one (timed apart: it pays the connection's one-time costs,
+  // catalog and plan caches, about 8 ms on the embedded store, and alone it was the p99 of 200). Then the
+  // fleet count, each one followed by a one-host query: what a scan leaves behind for the next reader is
+  // printed as its own line, not mixed into the one-host row.
+  const validAtOf = (i: number) => new Date(T0 + ((i % REVISIONS) + 0.5) * 3_600_000);
+  const hostOf = (i: number) => `host:bench-${(i * 37) % HOSTS}`;
+  const time = async (fn: () => Promise<unknown>) => {
+    const s = performance.now();
+    await fn();
+    return performance.now() - s;
+  };
+  const cold = await time(() => asOf(store, { subject: hostOf(199), validAt: validAtOf(199) }));
   const one: number[] = [];
+  for (let i = 0; i < 200; i++) one.push(await time(() => asOf(store, { subject: hostOf(i), validAt: validAtOf(i) })));
   const fleet: number[] = [];
-  for (let i = 0; i < 200; i++) {
-    const validAt = new Date(T0 + ((i % REVISIONS) + 0.5) * 3_600_000);
-    let s = performance.now();
-    await asOf(store, { subject: `host:bench-${(i * 37) % HOSTS}`, validAt });
-    one.push(performance.now() - s);
-    if (i < 40) {
-      s = performance.now();
-      // The whole fleet's as-of condition, as asOf() writes it (the ranges' containment on plain columns).
-      await store.query(`SELECT count(*) FROM fact f WHERE ${asOfWhere("f", "$1::timestamptz", "now()")}`, [validAt.toISOString()]);
-      fleet.push(performance.now() - s);
-    }
+  const afterScan: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    // The whole fleet's as-of condition, as asOf() writes it (the ranges' containment on plain columns).
+    fleet.push(await time(() => store.query(`SELECT count(*) FROM fact f WHERE ${asOfWhere("f", "$1::timestamptz", "now()")}`, [validAtOf(i).toISOString()])));
+    afterScan.push(await time(() => asOf(store, { subject: hostOf(i), validAt: validAtOf(i) })));
   }
   // The issue's yardstick for a snapshot: reading the current facts once (the whole fleet as of now).
   const rs = performance.now();
@@ -197,11 +228,12 @@ async function bench(backend: string) {
   log(`[${backend}]   whole fleet as of now: ${current.length} facts in ${readOnceMs.toFixed(0)} ms`);
   const admin = await openAdmin();
   const { raw: rawRate, floor: floorRate, transport } = await rawInsert(admin, Math.min(facts, HOSTS * FACTS));
+  const scan = await scanYardstick(admin, Array.from({ length: 20 }, (_, i) => new Date(T0 + ((i % REVISIONS) + 0.5) * 3_600_000).toISOString()));
   await admin.close();
   if (backend === "postgres") await store.close();
   pgStop?.();
   return {
-    backend, facts, ingestRate, snapshotRate, rawRate, floorRate, transport, one, fleet, readOnceMs, snapshotEachMs: snapshotMs / SNAPSHOTS,
+    backend, facts, ingestRate, snapshotRate, rawRate, floorRate, transport, one, fleet, scan, cold, afterScan, readOnceMs, snapshotEachMs: snapshotMs / SNAPSHOTS,
     breakdown: { ingest: { ms: ingestMs, t: ingestT.timings }, snapshot: { ms: snapshotMs, t: snapT.timings } },
   };
 }
@@ -224,6 +256,19 @@ async function bench(backend: string) {
   console.log("floor/raw: the same rows into fact's shape with only its exclusion constraint: the most any ingest with it can reach.");
   console.log(`a whole-fleet snapshot takes ${results.map((r) => `${f(r.snapshotEachMs / r.readOnceMs)}× (${r.backend})`).join(", ")} the time of reading the current facts once (asOf of the whole fleet).`);
   console.log(`raw sends its rows as arrays; sent as one text of lines, as the recorder sends its own, it is faster by ${results.map((r) => `${f(r.transport)}× (${r.backend})`).join(", ")}.`);
+  for (const r of results) {
+    console.log(
+      `${r.backend}: the first one-host query after the writes took ${f(r.cold)} ms (not in the row above); ` +
+        `one right after a fleet count p50/p99 ${f(pct(r.afterScan, 50))} / ${f(pct(r.afterScan, 99))} ms (40).`,
+    );
+  }
+  for (const r of results) {
+    const [factMs, plainMs] = [pct(r.scan.fact, 50), pct(r.scan.plain, 50)];
+    console.log(
+      `${r.backend}: the fleet count over fact takes ${f(factMs / plainMs)}× the same count over a plain, vacuumed copy of its rows ` +
+        `(p50 ${f(factMs)} vs ${f(plainMs)} ms, 20 each, alternating on one connection).`,
+    );
+  }
   for (const r of results) {
     for (const [phase, b] of Object.entries(r.breakdown)) console.log(breakdownLine(r.backend, phase, b.ms, b.t));
   }

@@ -95,7 +95,7 @@ describe.each(BACKENDS)("as-of answers match a reference model on %s", (backend)
     // comparison where a bound is inclusive (or the reverse) shows up here.
     const r = await store.query<{ rows: number; differ: number }>(
       `SELECT count(DISTINCT f.fact_id)::int AS rows,
-              count(*) FILTER (WHERE (f.valid @> v.t AND f.recorded @> k.t) IS DISTINCT FROM (${asOfWhere("f", "v.t", "k.t")}))::int AS differ
+              count(*) FILTER (WHERE (f.valid @> v.t AND tstzrange(f.recorded_from, f.recorded_to) @> k.t) IS DISTINCT FROM (${asOfWhere("f", "v.t", "k.t")}))::int AS differ
          FROM fact f,
               LATERAL (VALUES (f.valid_from), (f.valid_to), (f.valid_from - interval '1 microsecond'), (f.valid_to - interval '1 microsecond')) AS v(t),
               LATERAL (VALUES (f.recorded_from), (f.recorded_to), (f.recorded_from - interval '1 microsecond'), (f.recorded_to - interval '1 microsecond'), (now())) AS k(t)`,

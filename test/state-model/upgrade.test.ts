@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openFleetStore } from "../../state-model/db/open";
+import { auditVerify } from "../../state-model/audit";
 import { migrate } from "../../state-model/db/migrate";
 import { openPglite } from "../../state-model/db/pglite";
 import { recordBatch, sha256Hex } from "../../state-model/facts/writer";
@@ -50,6 +51,46 @@ describe("upgrading a store made before 0004", () => {
       expect(await when("2026-01-15T00:00:00Z")).toEqual(["22.04"]);
       expect(await when("2026-02-15T00:00:00Z")).toEqual(["24.04"]);
       expect(await when("2026-03-15T00:00:00Z")).toEqual(["26.04"]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** 0008 (adr/0027) drops a stored column and changes statistics: a store recorded before it still proves its history. */
+describe("upgrading a store recorded at 0007", () => {
+  it("drops the recorded range, keeps every version readable and bound, and records on top", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "demesne-upgrade-"));
+    const at = (d: string) => Date.parse(`${d}T00:00:00Z`);
+    const batch = (value: string, day: string) => ({
+      kind: "test",
+      inputSha256: sha256Hex(`upgrade-0008-${value}-${Math.random()}`),
+      complete: true,
+      vertices: [{ id: "host:old", kind: "host" as const }],
+      ops: [{ subject: "host:old", attribute: "os", op: "assert" as const, at: at(day), value }],
+    });
+    const old = await openPglite(dir, "postgres");
+    try {
+      expect(await migrate(old, 7)).toBe(7);
+      await recordBatch(old, batch("22.04", "2026-01-01"));
+      await recordBatch(old, batch("24.04", "2026-02-01"));
+      const cols = await old.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'fact'::regclass AND attname = 'recorded'");
+      expect(cols.rows[0]!.n).toBe(1);
+    } finally {
+      await old.close();
+    }
+
+    const store = await openFleetStore({ stateDir: dir, databaseUrl: "" });
+    try {
+      const live = await store.query<{ attname: string }>("SELECT attname FROM pg_attribute WHERE attrelid = 'fact'::regclass AND attnum > 0 AND NOT attisdropped");
+      expect(live.rows.map((r) => r.attname)).not.toContain("recorded");
+      expect(live.rows.map((r) => r.attname)).toEqual(expect.arrayContaining(["recorded_from", "recorded_to", "valid", "fact_key"]));
+      await expect(auditVerify(store)).resolves.toMatchObject({ batches: 2, facts: 3 });
+      expect(await recordBatch(store, batch("26.04", "2026-03-01"))).toMatchObject({ factsAdded: 2, factsClosed: 1 });
+      await expect(auditVerify(store)).resolves.toMatchObject({ batches: 3, facts: 5 });
+      const when = (d: string) => asOf(store, { subject: "host:old", validAt: `${d}T12:00:00Z` }).then((r) => r.map((f) => f.value));
+      expect([await when("2026-01-15"), await when("2026-02-15"), await when("2026-03-15")]).toEqual([["22.04"], ["24.04"], ["26.04"]]);
+      expect(await history(store, { subject: "host:old" })).toHaveLength(5);
     } finally {
       await store.close();
     }
