@@ -45,6 +45,24 @@ export interface ProbeOptions {
   run?: (args: string[], limitMs: number) => Promise<SshRun>;
 }
 
+/**
+ * The observer's ssh command line to one host (after `ssh`): its own key only, no prompt, the host's key
+ * pinned in `knownHosts` and nothing else trusted, no user or system ssh_config, and `all` for the forced
+ * command. `options` are more `-o` settings, placed before the destination as ssh requires.
+ */
+export function observerSshArgs(
+  t: Pick<ObserveTarget, "address" | "port" | "user">,
+  o: { identity: string; knownHosts: string; connectTimeoutSeconds: number; options?: string[] },
+): string[] {
+  return [
+    "-i", o.identity, "-p", String(t.port), "-T",
+    "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
+    "-o", `UserKnownHostsFile=${o.knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null",
+    "-o", `ConnectTimeout=${o.connectTimeoutSeconds}`, "-o", "LogLevel=ERROR",
+    "-F", "/dev/null", ...(o.options ?? []), `${t.user ?? OBSERVER_USER}@${t.address}`, "all",
+  ];
+}
+
 let knownHostsSeq = 0;
 
 /** Runs the catalogue on one host. Never throws for the host's sake: unreachable is an observation. */
@@ -56,13 +74,11 @@ export async function probeHost(t: ObserveTarget, opts: ProbeOptions): Promise<H
   try {
     const hostId = t.port === 22 ? t.address : `[${t.address}]:${t.port}`;
     writeFileSync(knownHosts, `${hostId} ${t.hostKey.trim()}\n`);
-    const args = [
-      "-i", opts.identity, "-p", String(t.port), "-T",
-      "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
-      "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", `ConnectTimeout=${opts.connectTimeoutSeconds ?? Math.max(1, Math.min(5, Math.ceil(limitMs / 1000)))}`, "-o", "LogLevel=ERROR",
-      "-F", "/dev/null", `${t.user ?? OBSERVER_USER}@${t.address}`, "all",
-    ];
+    const args = observerSshArgs(t, {
+      identity: opts.identity,
+      knownHosts,
+      connectTimeoutSeconds: opts.connectTimeoutSeconds ?? Math.max(1, Math.min(5, Math.ceil(limitMs / 1000))),
+    });
     const r = await (opts.run ?? runSsh)(args, limitMs);
     const outputSha256 = sha256Hex(`${t.name}\n${at}\n${r.stdout}`);
     if (r.timedOut) return { host: t.name, at, reachable: false, error: `no answer within ${limitMs / 1000} s`, results: [], outputSha256 };

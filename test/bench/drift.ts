@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { OBSERVE_SCRIPT_PATH, OBSERVER_USER } from "../../components/model/observer";
+import { observerSshArgs } from "../../state-model/observe/observe";
 import { keyPair, layerParams, runLayer, writeStackFile } from "../helpers/configured-host";
 import { startTestHost } from "../helpers/test-host";
 
@@ -117,8 +118,7 @@ async function main() {
     const knownHosts = path.join(work, "known_hosts");
     writeFileSync(knownHosts, `[${host.address}]:2201 ${host.hostKey.trim()}\n`);
     const sessionCpuMs = (kex: string[]) => {
-      const ssh = ["ssh", "-i", observer.key, "-p", "2201", "-T", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-F", "/dev/null", ...kex, `${OBSERVER_USER}@${host.address}`, "all"];
+      const ssh = ["ssh", ...observerSshArgs({ address: host.address, port: 2201 }, { identity: observer.key, knownHosts, connectTimeoutSeconds: 5, options: kex })];
       const out = execFileSync("bash", ["-c", `TIMEFORMAT='%U %S'; { time (for i in $(seq 20); do "$@" > /dev/null < /dev/null || exit 1; done); } 2>&1`, "bash", ...ssh], { encoding: "utf8" });
       const [cu, cs] = out.trim().split(/\s+/).map(Number);
       return ((cu! + cs!) * 1000) / 20;
