@@ -228,7 +228,7 @@ async function bench(backend: string) {
   log(`[${backend}]   whole fleet as of now: ${current.length} facts in ${readOnceMs.toFixed(0)} ms`);
   const admin = await openAdmin();
   const { raw: rawRate, floor: floorRate, transport } = await rawInsert(admin, Math.min(facts, HOSTS * FACTS));
-  const scan = await scanYardstick(admin, Array.from({ length: 20 }, (_, i) => new Date(T0 + ((i % REVISIONS) + 0.5) * 3_600_000).toISOString()));
+  const scan = await scanYardstick(admin, Array.from({ length: 20 }, (_, i) => validAtOf(i).toISOString()));
   await admin.close();
   if (backend === "postgres") await store.close();
   pgStop?.();
