@@ -133,6 +133,18 @@ describe("one rule for credential names", () => {
             }), { seed: SEED, numRuns: 200 });
     });
 
+    it("a quoted value whose quote never closes is cut to the end of its line, and the next line is kept", () => {
+        // A truncated log line or a hand-edited env file: `API_KEY="abc…` with no closing quote. Letters only, so
+        // only the assignment can catch it; the next line is left as it was.
+        const plain = fc.stringMatching(/^[a-z]{6,24}( [a-z]{2,8})?$/);
+        fc.assert(fc.property(restyled, plain, fc.constantFrom('"', "'"), fc.constantFrom("=", ": ", " = "), (name, value, quote, sep) => {
+            const line = `${name}${sep}${quote}${value}`;
+            const out = redactText(`${line}\nnext line stays`);
+            expect(out, line).not.toContain(value);
+            expect(out).toBe(`${name}${sep}${quote}${REDACTED}\nnext line stays`);
+        }), { seed: SEED, numRuns: 200 });
+    });
+
     it("names ending in key, secret, salt, token or password are credentials in any case and separator", () => {
         fc.assert(fc.property(restyled, (name) => {
             expect(isCredentialName(name), name).toBe(true);

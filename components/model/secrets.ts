@@ -197,8 +197,11 @@ export function isSecretReference(v: string): boolean {
 
 /** `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines). */
 const ASSIGNED_NAME = /(["']?)(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)\1[ \t]*[:=][ \t]*/g;
-/** The value after an assigned name: quoted, or up to a space or delimiter. */
-const ASSIGNED_VALUE = /"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?:\[redacted\]|[^\s"',;&}\]])+/y;
+/**
+ * The value after an assigned name: quoted, or up to a space or delimiter. A quote that never closes runs to the
+ * end of the line, so `API_KEY="abc` (a truncated log line) loses its value too.
+ */
+const ASSIGNED_VALUE = /(")((?:[^"\\\n]|\\.)*)("?)|(')([^'\n]*)('?)|((?:\[redacted\]|[^\s"',;&}\]])+)/y;
 /** Every credential name contains one of these: text without any cannot name a credential. */
 const MAY_NAME_CREDENTIAL = /key|token|pass|pwd|secret|salt|cred|pat/i;
 export const mayNameCredential = (text: string): boolean => MAY_NAME_CREDENTIAL.test(text);
@@ -217,12 +220,12 @@ function redactAssignments(s: string): string {
         const v = ASSIGNED_VALUE.exec(s);
         if (!v) continue;
         names.lastIndex = ASSIGNED_VALUE.lastIndex;
-        const value = v[0];
-        const quote = /^["']/.test(value) ? value[0]! : "";
-        const inner = quote ? value.slice(1, -1) : value;
+        const open = v[1] ?? v[4] ?? "";
+        const inner = v[2] ?? v[5] ?? v[7]!;
+        const close = v[3] ?? v[6] ?? "";
         if (inner === "" || inner === REDACTED || isSecretReference(inner) || HARMLESS_VALUE.test(inner)) continue;
-        out += `${s.slice(from, v.index)}${quote}${REDACTED}${quote}`;
-        from = v.index + value.length;
+        out += `${s.slice(from, v.index)}${open}${REDACTED}${close}`;
+        from = v.index + v[0].length;
     }
     return out + s.slice(from);
 }
