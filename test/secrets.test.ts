@@ -145,6 +145,51 @@ describe("one rule for credential names", () => {
         }), { seed: SEED, numRuns: 200 });
     });
 
+    it("a value is cut whichever operator assigns or compares it: make's := ?= +=, => and ==", () => {
+        const plain = fc.stringMatching(/^[a-z]{6,24}$/);
+        fc.assert(fc.property(restyled, plain, fc.constantFrom(":=", " ?= ", "+=", " => ", "==", "=", ": "), fc.constantFrom("", '"', "'"),
+            (name, value, op, quote) => {
+                const line = `${name}${op}${quote}${value}${quote} end`;
+                expect(redactText(line), line).toBe(`${name}${op}${quote}${REDACTED}${quote} end`);
+            }), { seed: SEED, numRuns: 200 });
+    });
+
+    it("a command line's --credential-name=value and --credential-name value are cut; other flags are kept", () => {
+        const plain = fc.stringMatching(/^[a-z]{6,24}$/);
+        const kebab = (n: string) => n.toLowerCase().replace(/_/g, "-");
+        fc.assert(fc.property(credentialEnvName.map(kebab), harmlessEnvName.map(kebab), plain, fc.constantFrom("=", " "), (name, harmless, value, sep) => {
+            const line = `tool --${harmless} ${value} --${name}${sep}${value} --verbose`;
+            expect(redactText(line), line).toBe(`tool --${harmless} ${value} --${name}${sep}${REDACTED} --verbose`);
+        }), { seed: SEED, numRuns: 200 });
+    });
+
+    it("a YAML block scalar under a credential name loses its lines, and the next key is kept", () => {
+        const plain = fc.stringMatching(/^[a-z]{6,24}$/);
+        fc.assert(fc.property(restyled.filter((n) => !n.includes(":")), fc.constantFrom("|", "|-", ">", ">-", "|+", "|2"), fc.array(plain, { minLength: 1, maxLength: 3 }),
+            fc.constantFrom("", "  ", "    "), (name, indicator, values, indent) => {
+                const doc = `${indent}${name}: ${indicator}\n${values.map((v) => `${indent}  ${v}`).join("\n")}\n\n${indent}mode: kept`;
+                const out = redactText(doc);
+                for (const v of values) expect(out, doc).not.toContain(v);
+                expect(out).toBe(`${indent}${name}: ${indicator}\n${indent}  ${REDACTED}\n\n${indent}mode: kept`);
+            }), { seed: SEED, numRuns: 200 });
+    });
+
+    it("takes time linear in the text, whatever it repeats (no pattern rescans a run from each of its characters)", () => {
+        // 200,000 characters of a short random unit: a scan that restarts at every position of a run takes
+        // minutes on such a text (`-a-a-a…` did, through the URL-password shape); linear scans take milliseconds.
+        // Half the units are made only of name characters, whose runs are where a scan can restart at each one.
+        const unit = fc.oneof(
+            fc.array(fc.constantFrom("a", "Z", "1", "-", "_", ".", "+"), { minLength: 1, maxLength: 4 }),
+            fc.array(fc.constantFrom("a", "Z", "1", "-", "_", ".", ":", "=", "/", '"', "'", " ", "\n", "|", ">", "@", "+", "\\", "{", "#"), { minLength: 1, maxLength: 6 }),
+        );
+        fc.assert(fc.property(unit, fc.constantFrom("token", "password", "API_KEY"), (u, name) => {
+            const text = name + u.join("").repeat(Math.ceil(200_000 / u.length));
+            const start = performance.now();
+            redactText(text);
+            expect(performance.now() - start, JSON.stringify(u.join(""))).toBeLessThan(2_000);
+        }), { seed: SEED, numRuns: 100 });
+    });
+
     it("names ending in key, secret, salt, token or password are credentials in any case and separator", () => {
         fc.assert(fc.property(restyled, (name) => {
             expect(isCredentialName(name), name).toBe(true);

@@ -107,7 +107,9 @@ const SHAPES: readonly Shape[] = [
         what: "a bearer or basic credential", re: /\b(?:Bearer|bearer|Basic)[ \t]+[A-Za-z0-9._~+/=-]{16,}/g,
         cut: (m) => `${m.split(/[ \t]/)[0]} ${REDACTED}`,
     },
-    { what: "a password in a URL", re: /\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^:\s/@]+:[^@\s/]+@/g, cut: cutUrlPassword },
+    // The scheme starts where a run of scheme characters starts (not at every word boundary inside one: in
+    // `a-a-a-…` that retried the rest of the run from each letter, quadratic in its length).
+    { what: "a password in a URL", re: /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*:\/\/[^:\s/@]+:[^@\s/]+@/g, cut: cutUrlPassword },
 ];
 /** Any shape at all: most strings match none and are done after one scan instead of one per shape. */
 const ANY_SHAPE = new RegExp(SHAPES.map(({ re }) => `(?:${re.source})`).join("|"));
@@ -195,8 +197,20 @@ export function isSecretReference(v: string): boolean {
     return /^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|os\.environ\/[A-Za-z_][A-Za-z0-9_]*|(?:secret|providerKey):[A-Za-z][A-Za-z0-9_-]*|\[secret\]|\[redacted\])$/.test(v);
 }
 
-/** `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines). */
-const ASSIGNED_NAME = /(["']?)(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)\1[ \t]*[:=][ \t]*/g;
+/**
+ * `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines), with the other
+ * operators that assign or compare (`:=`, `?=`, `+=`, `=>`, `==`); or a command line's `--name=value` and
+ * `--name value`. The name is group 2 or 3. No lookbehind scans back over a name: each start position is
+ * decided by the characters just before it, so the search stays linear in the text.
+ */
+const OPERATOR = String.raw`(?:[:?+]=|==|=>|[:=])`;
+const NAME = String.raw`[A-Za-z_][A-Za-z0-9_.-]*`;
+const ASSIGNED_NAME = new RegExp(
+    String.raw`(["']?)(?<![A-Za-z0-9_.-])(${NAME})\1[ \t]*${OPERATOR}[ \t]*|(?<=(?:^|[\s"'=])--?)(${NAME})(?:[ \t]*${OPERATOR}[ \t]*|[ \t]+)`,
+    "g",
+);
+/** A YAML block scalar's indicator (`|`, `>-`, `|2+`): the value is on the lines below, indented. */
+const BLOCK_SCALAR = /^[|>](?:[1-9]?[+-]?|[+-]?[1-9]?)$/;
 /**
  * The value after an assigned name: quoted, or up to a space or delimiter. A quote that never closes runs to the
  * end of the line, so `API_KEY="abc` (a truncated log line) loses its value too.
@@ -215,7 +229,7 @@ function redactAssignments(s: string): string {
     let out = "";
     let from = 0;
     for (let m = names.exec(s); m; m = names.exec(s)) {
-        if (!isCredentialName(m[2]!)) continue;
+        if (!isCredentialName(m[2] ?? m[3]!)) continue;
         ASSIGNED_VALUE.lastIndex = names.lastIndex;
         const v = ASSIGNED_VALUE.exec(s);
         if (!v) continue;
@@ -224,10 +238,46 @@ function redactAssignments(s: string): string {
         const inner = v[2] ?? v[5] ?? v[7]!;
         const close = v[3] ?? v[6] ?? "";
         if (inner === "" || inner === REDACTED || isSecretReference(inner) || HARMLESS_VALUE.test(inner)) continue;
+        if (!open && BLOCK_SCALAR.test(inner)) {
+            const block = blockLines(s, m.index, v.index + v[0].length);
+            if (block) {
+                out += `${s.slice(from, block.from)}\n${block.indent}${REDACTED}`;
+                from = names.lastIndex = block.to;
+            }
+            continue;
+        }
         out += `${s.slice(from, v.index)}${open}${REDACTED}${close}`;
         from = v.index + v[0].length;
     }
     return out + s.slice(from);
+}
+
+/**
+ * The lines of a block scalar whose indicator ends at `at`: every following line that is blank or indented
+ * deeper than the line of the name at `nameAt`. Undefined when the indicator does not end its line or no line
+ * below holds anything.
+ */
+function blockLines(s: string, nameAt: number, at: number): { from: number; to: number; indent: string } | undefined {
+    const rest = /^[ \t]*(?:#[^\n]*)?(?=\n)/.exec(s.slice(at, at + 200));
+    if (!rest) return undefined;
+    const lineStart = s.lastIndexOf("\n", nameAt) + 1;
+    const keyIndent = /^[ \t]*/.exec(s.slice(lineStart, nameAt))![0].length;
+    const from = at + rest[0].length;
+    let to = from; // the end of the block's last line that holds something (blank lines after it stay)
+    let indent: string | undefined;
+    for (let at = from; s[at] === "\n";) {
+        const next = s.indexOf("\n", at + 1);
+        const end = next === -1 ? s.length : next;
+        const line = s.slice(at + 1, end);
+        const lead = /^[ \t]*/.exec(line)![0];
+        if (line.trim() !== "") {
+            if (lead.length <= keyIndent) break;
+            indent ??= lead;
+            to = end;
+        }
+        at = end;
+    }
+    return indent === undefined ? undefined : { from, to, indent };
 }
 
 /**
