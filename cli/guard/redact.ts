@@ -2,9 +2,10 @@ import { REDACTED, redactText } from "../../components/model/secrets";
 
 /**
  * A command line as the audit log may keep it (invariant 3): the recorder's redaction (credential shapes,
- * long random tokens, `NAME=value` under a credential name, a URL's password), then what only a command
- * line has: a credential flag's value (`--token X`, `--password=X`, `--sign-key`'s path stays), an
- * `Authorization:` header, curl's `-u user:password`. Long lines keep their head and say how long they were.
+ * long random tokens, `NAME=value` and `--name value` under a credential name, so `--sign-key`'s path is cut
+ * too, a URL's password), then what only a command line has: a credential flag's value written across lines
+ * or up to a `;` (`--token X`, `--password=X`), an `Authorization:` header, curl's `-u user:password`. Long
+ * lines keep their head and say how long they were.
  */
 const FLAG = /(--?(?:[a-z0-9-]*-)?(?:token|password|passwd|passphrase|secret|api-?key|auth-key|access-key|client-secret|private-key))((?:=|\s+)(?:'[^']*'|"[^"]*"|[^\s'"]+))/gi;
 const HEADER = /((?:authorization|x-api-key|api-key|cookie)\s*:\s*)(?:bearer\s+|basic\s+|token\s+)?[^'"\s]+/gi;

@@ -265,17 +265,17 @@ function blockLines(s: string, nameAt: number, at: number): { from: number; to: 
     const from = at + rest[0].length;
     let to = from; // the end of the block's last line that holds something (blank lines after it stay)
     let indent: string | undefined;
-    for (let at = from; s[at] === "\n";) {
-        const next = s.indexOf("\n", at + 1);
+    for (let pos = from; s[pos] === "\n";) {
+        const next = s.indexOf("\n", pos + 1);
         const end = next === -1 ? s.length : next;
-        const line = s.slice(at + 1, end);
+        const line = s.slice(pos + 1, end);
         const lead = /^[ \t]*/.exec(line)![0];
         if (line.trim() !== "") {
             if (lead.length <= keyIndent) break;
             indent ??= lead;
             to = end;
         }
-        at = end;
+        pos = end;
     }
     return indent === undefined ? undefined : { from, to, indent };
 }
