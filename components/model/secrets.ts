@@ -199,23 +199,38 @@ export function isSecretReference(v: string): boolean {
 
 /**
  * `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines), with the other
- * operators that assign or compare (`:=`, `?=`, `+=`, `=>`, `==`); or a command line's `--name=value` and
- * `--name value`. The name is group 2 or 3. No lookbehind scans back over a name: each start position is
- * decided by the characters just before it, so the search stays linear in the text.
+ * operators that assign or compare (`:=`, `?=`, `+=`, `=>`, `==`, R's `<-` before a quoted value); a command
+ * line's `--name=value` and `--name value`, the value perhaps after line continuations; or, where a line or a
+ * shell command starts, a keyword, the name and a space: fish's `set -x NAME value`, csh's `setenv`, `setx`, a
+ * Dockerfile's `ENV NAME value`. The name is group 2, 3, 4 or 5 (the last is ENV's). No lookbehind scans back
+ * over a name or a run: each start position is decided by the characters just before it, so the search stays
+ * linear in the text.
  */
-const OPERATOR = String.raw`(?:[:?+]=|==|=>|[:=])`;
+const OPERATOR = String.raw`(?:[:?+]=|==|=>|<-|[:=])`;
 const NAME = String.raw`[A-Za-z_][A-Za-z0-9_.-]*`;
+/** Spaces, or line continuations (a backslash, PowerShell's backtick or cmd's caret ending the line) and spaces. */
+const SPACED = String.raw`(?:(?:[ \t]*[\\\x60^]\r?\n)+[ \t]*|[ \t]+)`;
+const COMMAND_START = String.raw`(?:^|(?<=[\n;&|(]))[ \t]*`;
 const ASSIGNED_NAME = new RegExp(
-    String.raw`(["']?)(?<![A-Za-z0-9_.-])(${NAME})\1[ \t]*${OPERATOR}[ \t]*|(?<=(?:^|[\s"'=])--?)(${NAME})(?:[ \t]*${OPERATOR}[ \t]*|[ \t]+)`,
+    String.raw`(["']?)(?<![A-Za-z0-9_.-])(${NAME})\1[ \t]*${OPERATOR}[ \t]*` +
+        String.raw`|(?<=(?:^|[\s"'=])--?)(${NAME})(?:[ \t]*${OPERATOR}(?:${SPACED})?|${SPACED})` +
+        String.raw`|${COMMAND_START}(?:set|setenv|setx)(?:[ \t]+(?:--?|\/)[A-Za-z-]+)*[ \t]+(${NAME})(?![ \t]*${OPERATOR})${SPACED}` +
+        String.raw`|${COMMAND_START}ENV[ \t]+(${NAME})(?![ \t]*${OPERATOR})${SPACED}`,
     "g",
 );
 /** A YAML block scalar's indicator (`|`, `>-`, `|2+`): the value is on the lines below, indented. */
 const BLOCK_SCALAR = /^[|>](?:[1-9]?[+-]?|[+-]?[1-9]?)$/;
 /**
  * The value after an assigned name: quoted, or up to a space or delimiter. A quote that never closes runs to the
- * end of the line, so `API_KEY="abc` (a truncated log line) loses its value too.
+ * end of the line, so `API_KEY="abc` (a truncated log line) loses its value too. Groups: open, inner and close
+ * quote, the same for `'` (where `''` is a quote inside, as in YAML), then a bare value.
  */
-const ASSIGNED_VALUE = /(")((?:[^"\\\n]|\\.)*)("?)|(')([^'\n]*)('?)|((?:\[redacted\]|[^\s"',;&}\]])+)/y;
+const QUOTED = String.raw`(")((?:[^"\\\n]|\\.)*)("?)|(')((?:[^'\n]|'')*)('?)`;
+const ASSIGNED_VALUE = new RegExp(String.raw`${QUOTED}|((?:\[redacted\]|[^\s"',;&}\]])+)`, "y");
+/** After a command line's flag or `set NAME`: the whole shell word, to a space, a quote or a shell operator. */
+const FLAG_VALUE = new RegExp(String.raw`${QUOTED}|([^\s"';&|<>()]+)`, "y");
+/** After a Dockerfile's `ENV NAME`: the rest of the line (the value may hold spaces). */
+const ENV_VALUE = new RegExp(String.raw`${QUOTED}|([^\s"'](?:[^\n"']*[^\s"'])?)`, "y");
 /** Every credential name contains one of these: text without any cannot name a credential. */
 const MAY_NAME_CREDENTIAL = /key|token|pass|pwd|secret|salt|cred|pat/i;
 export const mayNameCredential = (text: string): boolean => MAY_NAME_CREDENTIAL.test(text);
@@ -229,14 +244,30 @@ function redactAssignments(s: string): string {
     let out = "";
     let from = 0;
     for (let m = names.exec(s); m; m = names.exec(s)) {
-        if (!isCredentialName(m[2] ?? m[3]!)) continue;
-        ASSIGNED_VALUE.lastIndex = names.lastIndex;
-        const v = ASSIGNED_VALUE.exec(s);
+        const flag = m[3] ?? m[4];
+        if (!isCredentialName(m[2] ?? flag ?? m[5]!)) continue;
+        // Decided before the value is scanned (a skipped value is scanned again from the next name): after a space,
+        // a word that starts with a dash is the next flag (`--ask-pass -i hosts`); `key <- keys` (a loop, a
+        // channel) is code, where R's assignment of a credential is quoted.
+        const next = s[names.lastIndex];
+        if (next !== '"' && next !== "'" && ((flag !== undefined && next === "-" && !/[=:>-]\s*$/.test(m[0])) || /<-[ \t]*$/.test(m[0]))) continue;
+        const values = flag !== undefined ? FLAG_VALUE : m[5] !== undefined ? ENV_VALUE : ASSIGNED_VALUE;
+        values.lastIndex = names.lastIndex;
+        const v = values.exec(s);
         if (!v) continue;
-        names.lastIndex = ASSIGNED_VALUE.lastIndex;
+        names.lastIndex = values.lastIndex;
         const open = v[1] ?? v[4] ?? "";
         const inner = v[2] ?? v[5] ?? v[7]!;
         const close = v[3] ?? v[6] ?? "";
+        if (open && !close && s[names.lastIndex] === "\n" && isYamlKey(s, m)) {
+            // A YAML quoted scalar may go on below its line: it is cut through its closing quote.
+            const quoted = quotedLines(s, m.index, names.lastIndex, open);
+            if (quoted) {
+                out += `${s.slice(from, v.index)}${open}${REDACTED}${quoted.closed ? open : ""}`;
+                from = names.lastIndex = quoted.end;
+                continue;
+            }
+        }
         if (inner === "" || inner === REDACTED || isSecretReference(inner) || HARMLESS_VALUE.test(inner)) continue;
         if (!open && BLOCK_SCALAR.test(inner)) {
             const block = blockLines(s, m.index, v.index + v[0].length);
@@ -253,31 +284,63 @@ function redactAssignments(s: string): string {
 }
 
 /**
- * The lines of a block scalar whose indicator ends at `at`: every following line that is blank or indented
- * deeper than the line of the name at `nameAt`. Undefined when the indicator does not end its line or no line
- * below holds anything.
+ * The lines below `at` (the end of a line) that belong to the name at `nameAt`: each one blank or indented
+ * deeper than the name's line, up to the first that is neither.
  */
-function blockLines(s: string, nameAt: number, at: number): { from: number; to: number; indent: string } | undefined {
-    const rest = /^[ \t]*(?:#[^\n]*)?(?=\n)/.exec(s.slice(at, at + 200));
-    if (!rest) return undefined;
+function* linesBelow(s: string, nameAt: number, at: number): Generator<{ start: number; end: number; lead: string; blank: boolean }> {
     const lineStart = s.lastIndexOf("\n", nameAt) + 1;
     const keyIndent = /^[ \t]*/.exec(s.slice(lineStart, nameAt))![0].length;
-    const from = at + rest[0].length;
-    let to = from; // the end of the block's last line that holds something (blank lines after it stay)
-    let indent: string | undefined;
-    for (let pos = from; s[pos] === "\n";) {
+    for (let pos = at; s[pos] === "\n";) {
         const next = s.indexOf("\n", pos + 1);
         const end = next === -1 ? s.length : next;
         const line = s.slice(pos + 1, end);
         const lead = /^[ \t]*/.exec(line)![0];
-        if (line.trim() !== "") {
-            if (lead.length <= keyIndent) break;
-            indent ??= lead;
-            to = end;
-        }
+        const blank = line.trim() === "";
+        if (!blank && lead.length <= keyIndent) return;
+        yield { start: pos + 1, end, lead, blank };
         pos = end;
     }
+}
+
+/** `name: ` at the start of a line's content (after its indentation and a list's `- `): a YAML key. */
+function isYamlKey(s: string, m: RegExpExecArray): boolean {
+    return m[2] !== undefined && /:[ \t]*$/.test(m[0]) && /^[ \t]*(?:-[ \t]+)?$/.test(s.slice(s.lastIndexOf("\n", m.index) + 1, m.index));
+}
+
+/**
+ * The lines of a block scalar whose indicator ends at `at`, up to the last one that holds something (blank lines
+ * after it stay). Undefined when the indicator does not end its line or no line below holds anything.
+ */
+function blockLines(s: string, nameAt: number, at: number): { from: number; to: number; indent: string } | undefined {
+    const rest = /^[ \t]*(?:#[^\n]*|\r)?(?=\n)/.exec(s.slice(at, at + 200));
+    if (!rest) return undefined;
+    const from = at + rest[0].length;
+    let to = from;
+    let indent: string | undefined;
+    for (const line of linesBelow(s, nameAt, from)) {
+        if (line.blank) continue;
+        indent ??= line.lead;
+        to = line.end;
+    }
     return indent === undefined ? undefined : { from, to, indent };
+}
+
+/**
+ * A quoted value left open at the end of its line (`at`), going on in the lines below: it ends just after the
+ * line's closing quote, or with the last line below when none closes it. Undefined when no line below holds
+ * anything (a truncated line, cut to its end as before).
+ */
+function quotedLines(s: string, nameAt: number, at: number, quote: string): { end: number; closed: boolean } | undefined {
+    const closing = quote === '"' ? /(?:[^"\\\n]|\\.)*"/y : /(?:[^'\n]|'')*'(?!')/y;
+    let end: number | undefined;
+    for (const line of linesBelow(s, nameAt, at)) {
+        if (line.blank) continue;
+        closing.lastIndex = line.start;
+        const c = closing.exec(s);
+        if (c) return { end: line.start + c[0].length, closed: true };
+        end = line.end;
+    }
+    return end === undefined ? undefined : { end, closed: false };
 }
 
 /**

@@ -60,9 +60,9 @@ describe("the guard hook", () => {
 
   it("never stores a secret from the command line", async () => {
     const token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8";
-    await runHook(call("Bash", { command: `GITHUB_TOKEN=${token} curl -H "Authorization: Bearer s3cr3tvalue" --password=hunter2 -u bob:pa55word https://x.example` }), deps);
+    await runHook(call("Bash", { command: `GITHUB_TOKEN=${token} curl -H "Authorization: Bearer s3cr3tvalue" --password=hunter2 --api-key=abc,xyzzy -u bob:pa55word https://x.example` }), deps);
     const stored = JSON.stringify((await lastEntry()).params);
-    for (const s of [token, "s3cr3tvalue", "hunter2", "pa55word"]) expect(stored).not.toContain(s);
+    for (const s of [token, "s3cr3tvalue", "hunter2", "xyzzy", "pa55word"]) expect(stored).not.toContain(s);
     expect(stored).toContain("[redacted]");
   });
 
