@@ -199,38 +199,28 @@ export function isSecretReference(v: string): boolean {
 
 /**
  * `NAME=value`, `NAME: value`, `"NAME": "value"` in free text (env files, YAML, JSON, log lines), with the other
- * operators that assign or compare (`:=`, `?=`, `+=`, `=>`, `==`, R's `<-` before a quoted value); a command
- * line's `--name=value` and `--name value`, the value perhaps after line continuations; or, where a line or a
- * shell command starts, a keyword, the name and a space: fish's `set -x NAME value`, csh's `setenv`, `setx`, a
- * Dockerfile's `ENV NAME value`. The name is group 2, 3, 4 or 5 (the last is ENV's). No lookbehind scans back
- * over a name or a run: each start position is decided by the characters just before it, so the search stays
+ * operators that assign or compare (`:=`, `?=`, `+=`, `=>`, `==`); or a command line's `--name=value` and
+ * `--name value`, the value perhaps after line continuations. The name is group 2 or 3. No lookbehind scans
+ * back over a name: each start position is decided by the characters just before it, so the search stays
  * linear in the text.
  */
-const OPERATOR = String.raw`(?:[:?+]=|==|=>|<-|[:=])`;
+const OPERATOR = String.raw`(?:[:?+]=|==|=>|[:=])`;
 const NAME = String.raw`[A-Za-z_][A-Za-z0-9_.-]*`;
 /** Spaces, or line continuations (a backslash, PowerShell's backtick or cmd's caret ending the line) and spaces. */
 const SPACED = String.raw`(?:(?:[ \t]*[\\\x60^]\r?\n)+[ \t]*|[ \t]+)`;
-const COMMAND_START = String.raw`(?:^|(?<=[\n;&|(]))[ \t]*`;
 const ASSIGNED_NAME = new RegExp(
     String.raw`(["']?)(?<![A-Za-z0-9_.-])(${NAME})\1[ \t]*${OPERATOR}[ \t]*` +
-        String.raw`|(?<=(?:^|[\s"'=])--?)(${NAME})(?:[ \t]*${OPERATOR}(?:${SPACED})?|${SPACED})` +
-        String.raw`|${COMMAND_START}(?:set|setenv|setx)(?:[ \t]+(?:--?|\/)[A-Za-z-]+)*[ \t]+(${NAME})(?![ \t]*${OPERATOR})${SPACED}` +
-        String.raw`|${COMMAND_START}ENV[ \t]+(${NAME})(?![ \t]*${OPERATOR})${SPACED}`,
+        String.raw`|(?<=(?:^|[\s"'=])--?)(${NAME})(?:[ \t]*${OPERATOR}(?:${SPACED})?|${SPACED})`,
     "g",
 );
 /** A YAML block scalar's indicator (`|`, `>-`, `|2+`): the value is on the lines below, indented. */
 const BLOCK_SCALAR = /^[|>](?:[1-9]?[+-]?|[+-]?[1-9]?)$/;
 /**
  * The value after an assigned name: quoted, or up to a space or delimiter. A quote that never closes runs to the
- * end of the line, so `API_KEY="abc` (a truncated log line) loses its value too. Groups: open, inner and close
- * quote, the same for `'` (where `''` is a quote inside, as in YAML), then a bare value.
+ * end of the line, so `API_KEY="abc` (a truncated log line) loses its value too. `''` inside single quotes is a
+ * quote (YAML's escape; the shell's adjacent strings).
  */
-const QUOTED = String.raw`(")((?:[^"\\\n]|\\.)*)("?)|(')((?:[^'\n]|'')*)('?)`;
-const ASSIGNED_VALUE = new RegExp(String.raw`${QUOTED}|((?:\[redacted\]|[^\s"',;&}\]])+)`, "y");
-/** After a command line's flag or `set NAME`: the whole shell word, to a space, a quote or a shell operator. */
-const FLAG_VALUE = new RegExp(String.raw`${QUOTED}|([^\s"';&|<>()]+)`, "y");
-/** After a Dockerfile's `ENV NAME`: the rest of the line (the value may hold spaces). */
-const ENV_VALUE = new RegExp(String.raw`${QUOTED}|([^\s"'](?:[^\n"']*[^\s"'])?)`, "y");
+const ASSIGNED_VALUE = /(")((?:[^"\\\n]|\\.)*)("?)|(')((?:[^'\n]|'')*)('?)|((?:\[redacted\]|[^\s"',;&}\]])+)/y;
 /** Every credential name contains one of these: text without any cannot name a credential. */
 const MAY_NAME_CREDENTIAL = /key|token|pass|pwd|secret|salt|cred|pat/i;
 export const mayNameCredential = (text: string): boolean => MAY_NAME_CREDENTIAL.test(text);
@@ -244,18 +234,11 @@ function redactAssignments(s: string): string {
     let out = "";
     let from = 0;
     for (let m = names.exec(s); m; m = names.exec(s)) {
-        const flag = m[3] ?? m[4];
-        if (!isCredentialName(m[2] ?? flag ?? m[5]!)) continue;
-        // Decided before the value is scanned (a skipped value is scanned again from the next name): after a space,
-        // a word that starts with a dash is the next flag (`--ask-pass -i hosts`); `key <- keys` (a loop, a
-        // channel) is code, where R's assignment of a credential is quoted.
-        const next = s[names.lastIndex];
-        if (next !== '"' && next !== "'" && ((flag !== undefined && next === "-" && !/[=:>-]\s*$/.test(m[0])) || /<-[ \t]*$/.test(m[0]))) continue;
-        const values = flag !== undefined ? FLAG_VALUE : m[5] !== undefined ? ENV_VALUE : ASSIGNED_VALUE;
-        values.lastIndex = names.lastIndex;
-        const v = values.exec(s);
+        if (!isCredentialName(m[2] ?? m[3]!)) continue;
+        ASSIGNED_VALUE.lastIndex = names.lastIndex;
+        const v = ASSIGNED_VALUE.exec(s);
         if (!v) continue;
-        names.lastIndex = values.lastIndex;
+        names.lastIndex = ASSIGNED_VALUE.lastIndex;
         const open = v[1] ?? v[4] ?? "";
         const inner = v[2] ?? v[5] ?? v[7]!;
         const close = v[3] ?? v[6] ?? "";
