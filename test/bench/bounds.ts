@@ -34,13 +34,12 @@ export function leastSnapshotJavaScriptMs(input: BatchInput): number {
     k[i] = o.key ?? "";
     v[i] = JSON.stringify(redactSecrets(o.op === "retract" ? null : (o.value ?? null), o.attribute));
   }
-  const sent = rowsParam([
+  rowsParam([
     { name: "s", type: "text", values: s },
     { name: "a", type: "text", values: a },
     { name: "k", type: "text", values: k },
     { name: "v", type: "jsonb", values: v },
   ], "k");
-  if (sent.params.length === 0) throw new Error("nothing to send");
   return performance.now() - start;
 }
 
